@@ -1,0 +1,245 @@
+//! The SQLite store: schema, connections, and running work off the async runtime.
+//!
+//! One writer connection serialises every change, each in one transaction, so a failed request
+//! changes nothing. On a file, a few reader connections serve reads concurrently in WAL mode; in
+//! memory, the writer serves reads too, because a private in-memory database has one connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use models::DomainError;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+/// A failure inside the store: a domain error to return as it is, or a SQLite fault.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Domain(DomainError),
+    Sql(rusqlite::Error),
+}
+
+impl From<DomainError> for Fail {
+    fn from(e: DomainError) -> Self {
+        Fail::Domain(e)
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Sql(e)
+    }
+}
+
+impl From<Fail> for DomainError {
+    fn from(fail: Fail) -> Self {
+        match fail {
+            Fail::Domain(e) => e,
+            Fail::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                DomainError::Unavailable("the local database is busy; retry the request".into())
+            }
+            Fail::Sql(e) => DomainError::Internal(format!("sqlite: {e}")),
+        }
+    }
+}
+
+pub(crate) type Res<T> = Result<T, Fail>;
+
+/// Where the emulator keeps its state.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    /// Nothing survives the process.
+    Memory,
+    /// A SQLite database file, created when missing.
+    File(PathBuf),
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS things (
+    seq         INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    thing_id    TEXT NOT NULL,
+    attributes  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS thing_groups (
+    seq          INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    group_id     TEXT NOT NULL,
+    parent_name  TEXT,
+    description  TEXT,
+    version      INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS thing_groups_by_parent ON thing_groups (parent_name);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_name  TEXT NOT NULL,
+    thing_name  TEXT NOT NULL,
+    PRIMARY KEY (group_name, thing_name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_by_thing ON group_members (thing_name);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq                   INTEGER PRIMARY KEY,
+    job_id                TEXT NOT NULL UNIQUE,
+    target_selection      TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    description           TEXT,
+    document              TEXT NOT NULL,
+    force_canceled        INTEGER NOT NULL DEFAULT 0,
+    comment               TEXT,
+    reason_code           TEXT,
+    job_template_arn      TEXT,
+    timeout_config        TEXT,
+    rollout_config        TEXT,
+    presigned_url_config  TEXT,
+    created_at            INTEGER NOT NULL,
+    last_updated_at       INTEGER NOT NULL,
+    completed_at          INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_selection ON jobs (target_selection, seq);
+CREATE TABLE IF NOT EXISTS job_targets (
+    job_id      TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    arn         TEXT NOT NULL,
+    thing_name  TEXT,
+    group_name  TEXT,
+    PRIMARY KEY (job_id, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_targets_by_group ON job_targets (group_name);
+CREATE TABLE IF NOT EXISTS job_executions (
+    seq               INTEGER PRIMARY KEY,
+    job_id            TEXT NOT NULL,
+    thing_name        TEXT NOT NULL,
+    execution_number  INTEGER NOT NULL,
+    latest            INTEGER NOT NULL,
+    status            TEXT NOT NULL,
+    status_details    TEXT NOT NULL,
+    force_canceled    INTEGER NOT NULL DEFAULT 0,
+    version_number    INTEGER NOT NULL,
+    queued_at         INTEGER NOT NULL,
+    started_at        INTEGER,
+    last_updated_at   INTEGER NOT NULL,
+    UNIQUE (job_id, thing_name, execution_number)
+);
+CREATE INDEX IF NOT EXISTS job_executions_by_job ON job_executions (job_id, seq);
+CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
+CREATE TABLE IF NOT EXISTS job_templates (
+    seq                   INTEGER PRIMARY KEY,
+    template_id           TEXT NOT NULL UNIQUE,
+    description           TEXT NOT NULL,
+    document              TEXT NOT NULL,
+    timeout_config        TEXT,
+    rollout_config        TEXT,
+    presigned_url_config  TEXT,
+    created_at            INTEGER NOT NULL
+);
+"#;
+
+/// Reader connections kept open for a database file.
+const READERS: usize = 4;
+
+pub(crate) struct Db {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl Db {
+    pub(crate) fn open(storage: &Storage) -> Result<Arc<Self>, rusqlite::Error> {
+        let (writer, readers) = match storage {
+            Storage::Memory => (Connection::open_in_memory()?, Vec::new()),
+            Storage::File(path) => {
+                let writer = Connection::open(path)?;
+                writer.pragma_update(None, "journal_mode", "WAL")?;
+                writer.pragma_update(None, "synchronous", "NORMAL")?;
+                writer.execute_batch(SCHEMA)?;
+                let readers = (0..READERS).map(|_| open_reader(path)).collect::<Result<Vec<_>, _>>()?;
+                (writer, readers)
+            }
+        };
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(Arc::new(Db {
+            writer: Mutex::new(writer),
+            readers: readers.into_iter().map(Mutex::new).collect(),
+            next_reader: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Runs `work` in one IMMEDIATE transaction that commits only if `work` succeeds.
+    pub(crate) async fn write<T, F>(self: &Arc<Self>, work: F) -> models::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Res<T> + Send + 'static,
+    {
+        let db = Arc::clone(self);
+        run_blocking(move || {
+            let mut conn = lock(&db.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `work` on a reader connection, or on the writer when there are none.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> models::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Res<T> + Send + 'static,
+    {
+        let db = Arc::clone(self);
+        run_blocking(move || {
+            let conn = db.reader();
+            if !conn.is_autocommit() {
+                // A panic left a read open on this connection; end it before starting another.
+                conn.execute_batch("ROLLBACK")?;
+            }
+            // A read of several statements sees one snapshot.
+            conn.execute_batch("BEGIN DEFERRED")?;
+            let result = work(&conn);
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+        .await
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return lock(&self.writer);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + offset) % self.readers.len()].try_lock() {
+                return conn;
+            }
+        }
+        lock(&self.readers[start % self.readers.len()])
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// A poisoned lock only means another request panicked while holding it; SQLite rolled that
+/// request's transaction back, so the connection is still sound.
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> Res<T> + Send + 'static) -> models::Result<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(DomainError::from),
+        Err(e) => Err(DomainError::Internal(format!("storage task failed: {e}"))),
+    }
+}

@@ -1,0 +1,296 @@
+//! Validated request fields other than identifiers: free text, job documents, status details and
+//! the job configuration objects. Each type checks its own rule when it is deserialized, so a
+//! value that exists is valid.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Free text of at most 2028 characters without control characters (AWS's `[^\p{C}]+`): job
+/// descriptions and comments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+impl Text {
+    pub const MAX_LEN: usize = 2028;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let len = value.chars().count();
+        if len == 0 || len > Self::MAX_LEN {
+            return Err(format!("must be 1 to {} characters long, got {len}", Self::MAX_LEN));
+        }
+        if value.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Text(value))
+    }
+}
+
+impl From<Text> for String {
+    fn from(value: Text) -> String {
+        value.0
+    }
+}
+
+/// A cancel reason code: at most 128 of `[A-Z0-9_]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReasonCode(String);
+
+impl ReasonCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ReasonCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > 128 {
+            return Err("must be 1 to 128 characters long".into());
+        }
+        if !value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            return Err("must match [A-Z0-9_]+".into());
+        }
+        Ok(ReasonCode(value))
+    }
+}
+
+impl From<ReasonCode> for String {
+    fn from(value: ReasonCode) -> String {
+        value.0
+    }
+}
+
+/// A job document: a JSON text of at most 32 KB (32,768 bytes of UTF-8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobDocument(String);
+
+impl JobDocument {
+    pub const MAX_BYTES: usize = 32 * 1024;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for JobDocument {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() > Self::MAX_BYTES {
+            return Err(format!("must be at most {} bytes, got {}", Self::MAX_BYTES, value.len()));
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&value)
+            .map_err(|e| format!("must be a JSON text: {e}"))?;
+        Ok(JobDocument(value))
+    }
+}
+
+impl From<JobDocument> for String {
+    fn from(value: JobDocument) -> String {
+        value.0
+    }
+}
+
+/// Name/value pairs a job execution reports: at most 10, names 1 to 128 of `[a-zA-Z0-9:_-]`,
+/// values 1 to 1024 characters without control characters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct StatusDetails(BTreeMap<String, String>);
+
+impl StatusDetails {
+    pub const MAX_PAIRS: usize = 10;
+
+    pub fn as_map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl TryFrom<BTreeMap<String, String>> for StatusDetails {
+    type Error = String;
+    fn try_from(map: BTreeMap<String, String>) -> Result<Self, String> {
+        if map.len() > Self::MAX_PAIRS {
+            return Err(format!("must hold at most {} pairs, got {}", Self::MAX_PAIRS, map.len()));
+        }
+        for (name, value) in &map {
+            let name_ok = !name.is_empty()
+                && name.len() <= 128
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
+            if !name_ok {
+                return Err(format!("name {name:?} must be 1 to 128 of [a-zA-Z0-9:_-]"));
+            }
+            let len = value.chars().count();
+            if len == 0 || len > 1024 || value.chars().any(char::is_control) {
+                return Err(format!(
+                    "value of {name:?} must be 1 to 1024 characters without control characters"
+                ));
+            }
+        }
+        Ok(StatusDetails(map))
+    }
+}
+
+impl From<StatusDetails> for BTreeMap<String, String> {
+    fn from(value: StatusDetails) -> Self {
+        value.0
+    }
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, min: T, max: T) -> Result<T, String> {
+    if value < min || value > max {
+        return Err(format!("{name} must be from {min} to {max}, got {value}"));
+    }
+    Ok(value)
+}
+
+/// How long an execution may stay IN_PROGRESS before it times out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawTimeoutConfig")]
+pub struct TimeoutConfig {
+    pub in_progress_timeout_in_minutes: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawTimeoutConfig {
+    in_progress_timeout_in_minutes: i64,
+}
+
+impl TryFrom<RawTimeoutConfig> for TimeoutConfig {
+    type Error = String;
+    fn try_from(raw: RawTimeoutConfig) -> Result<Self, String> {
+        let minutes = in_range("inProgressTimeoutInMinutes", raw.in_progress_timeout_in_minutes, 1, 10080)?;
+        Ok(TimeoutConfig { in_progress_timeout_in_minutes: minutes })
+    }
+}
+
+/// How fast executions are rolled out: a fixed rate, or an exponentially growing one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawRolloutConfig")]
+pub struct RolloutConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_per_minute: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exponential_rate: Option<ExponentialRate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExponentialRate {
+    pub base_rate_per_minute: i64,
+    pub increment_factor: f64,
+    pub rate_increase_criteria: RateIncreaseCriteria,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateIncreaseCriteria {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_of_notified_things: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_of_succeeded_things: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawRolloutConfig {
+    maximum_per_minute: Option<i64>,
+    exponential_rate: Option<ExponentialRate>,
+}
+
+impl TryFrom<RawRolloutConfig> for RolloutConfig {
+    type Error = String;
+    fn try_from(raw: RawRolloutConfig) -> Result<Self, String> {
+        if let Some(max) = raw.maximum_per_minute {
+            in_range("maximumPerMinute", max, 1, 1000)?;
+        }
+        if let Some(rate) = &raw.exponential_rate {
+            in_range("exponentialRate.baseRatePerMinute", rate.base_rate_per_minute, 1, 1000)?;
+            in_range("exponentialRate.incrementFactor", rate.increment_factor, 1.1, 5.0)?;
+            let criteria = &rate.rate_increase_criteria;
+            match (criteria.number_of_notified_things, criteria.number_of_succeeded_things) {
+                (Some(n), None) | (None, Some(n)) => {
+                    in_range("exponentialRate.rateIncreaseCriteria threshold", n, 1, i64::from(i32::MAX))?;
+                }
+                _ => {
+                    return Err("exponentialRate.rateIncreaseCriteria must hold exactly one of \
+                                numberOfNotifiedThings and numberOfSucceededThings"
+                        .into())
+                }
+            }
+        }
+        if raw.maximum_per_minute.is_none() && raw.exponential_rate.is_none() {
+            return Err("must hold maximumPerMinute or exponentialRate".into());
+        }
+        Ok(RolloutConfig { maximum_per_minute: raw.maximum_per_minute, exponential_rate: raw.exponential_rate })
+    }
+}
+
+/// Where devices get pre-signed S3 URLs for the job's files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawPresignedUrlConfig")]
+pub struct PresignedUrlConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub expires_in_sec: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawPresignedUrlConfig {
+    role_arn: Option<String>,
+    expires_in_sec: Option<i64>,
+}
+
+impl TryFrom<RawPresignedUrlConfig> for PresignedUrlConfig {
+    type Error = String;
+    fn try_from(raw: RawPresignedUrlConfig) -> Result<Self, String> {
+        if let Some(arn) = &raw.role_arn {
+            if !(20..=2048).contains(&arn.len()) || !arn.starts_with("arn:") {
+                return Err("roleArn must be an IAM role ARN of 20 to 2048 characters".into());
+            }
+        }
+        let expires = in_range("expiresInSec", raw.expires_in_sec.unwrap_or(3600), 60, 3600)?;
+        Ok(PresignedUrlConfig { role_arn: raw.role_arn, expires_in_sec: expires })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_must_be_json_within_32_kb() {
+        assert!(JobDocument::try_from(r#"{"op":"reboot"}"#.to_owned()).is_ok());
+        assert!(JobDocument::try_from("{not json".to_owned()).is_err());
+        let big = format!("\"{}\"", "a".repeat(JobDocument::MAX_BYTES));
+        assert!(JobDocument::try_from(big).is_err());
+    }
+
+    #[test]
+    fn text_rejects_empty_long_and_control_characters() {
+        assert!(Text::try_from("fine".to_owned()).is_ok());
+        assert!(Text::try_from(String::new()).is_err());
+        assert!(Text::try_from("a\u{7}b".to_owned()).is_err());
+        assert!(Text::try_from("a".repeat(2029)).is_err());
+    }
+
+    #[test]
+    fn configs_check_their_ranges() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<RolloutConfig>(v).map_err(|e| e.to_string());
+        assert!(parse(serde_json::json!({"maximumPerMinute": 10})).is_ok());
+        assert!(parse(serde_json::json!({"maximumPerMinute": 0})).unwrap_err().contains("maximumPerMinute"));
+        assert!(parse(serde_json::json!({})).is_err());
+        let timeout = serde_json::from_value::<TimeoutConfig>(serde_json::json!({"inProgressTimeoutInMinutes": 10081}));
+        assert!(timeout.is_err());
+    }
+}

@@ -1,0 +1,426 @@
+//! Jobs, job executions and job templates: the request bodies clients send and the resources the
+//! API returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::fields::{JobDocument, PresignedUrlConfig, ReasonCode, RolloutConfig, StatusDetails, Text, TimeoutConfig};
+use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
+
+/// Most targets a job may have, counting those added later with associate.
+pub const MAX_JOB_TARGETS: usize = 100;
+
+/// SNAPSHOT jobs run on the targets' things at creation; CONTINUOUS jobs also on things that join
+/// a targeted group later.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TargetSelection {
+    #[default]
+    Snapshot,
+    Continuous,
+}
+
+impl TargetSelection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSelection::Snapshot => "SNAPSHOT",
+            TargetSelection::Continuous => "CONTINUOUS",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InProgress,
+    Canceled,
+    Completed,
+    DeletionInProgress,
+    Scheduled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Canceled => "CANCELED",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::DeletionInProgress => "DELETION_IN_PROGRESS",
+            JobStatus::Scheduled => "SCHEDULED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::InProgress, Self::Canceled, Self::Completed, Self::DeletionInProgress, Self::Scheduled]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Rejected,
+    Removed,
+    Canceled,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 8] = [
+        Self::Queued,
+        Self::InProgress,
+        Self::Succeeded,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Rejected,
+        Self::Removed,
+        Self::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Rejected => "REJECTED",
+            Self::Removed => "REMOVED",
+            Self::Canceled => "CANCELED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// QUEUED and IN_PROGRESS executions can still change; every other status is final.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Queued | Self::InProgress)
+    }
+}
+
+/// Counts of a job's executions by status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobProcessDetails {
+    pub number_of_queued_things: i64,
+    pub number_of_in_progress_things: i64,
+    pub number_of_succeeded_things: i64,
+    pub number_of_failed_things: i64,
+    pub number_of_timed_out_things: i64,
+    pub number_of_rejected_things: i64,
+    pub number_of_removed_things: i64,
+    pub number_of_canceled_things: i64,
+}
+
+impl JobProcessDetails {
+    pub fn add(&mut self, status: ExecutionStatus, count: i64) {
+        let slot = match status {
+            ExecutionStatus::Queued => &mut self.number_of_queued_things,
+            ExecutionStatus::InProgress => &mut self.number_of_in_progress_things,
+            ExecutionStatus::Succeeded => &mut self.number_of_succeeded_things,
+            ExecutionStatus::Failed => &mut self.number_of_failed_things,
+            ExecutionStatus::TimedOut => &mut self.number_of_timed_out_things,
+            ExecutionStatus::Rejected => &mut self.number_of_rejected_things,
+            ExecutionStatus::Removed => &mut self.number_of_removed_things,
+            ExecutionStatus::Canceled => &mut self.number_of_canceled_things,
+        };
+        *slot += count;
+    }
+}
+
+/// A job as `GET /jobs/{jobId}` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub job_arn: String,
+    pub job_id: JobId,
+    /// Target ARNs, things and thing groups.
+    pub targets: Vec<String>,
+    pub target_selection: TargetSelection,
+    pub status: JobStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub force_canceled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_template_arn: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    pub completed_at: Option<OffsetDateTime>,
+    pub job_process_details: JobProcessDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_config: Option<TimeoutConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+/// A job as `GET /jobs` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    pub job_arn: String,
+    pub job_id: JobId,
+    pub target_selection: TargetSelection,
+    pub status: JobStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+/// `statusDetails` of an execution, in AWS's shape.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionStatusDetails {
+    pub details_map: BTreeMap<String, String>,
+}
+
+/// One execution of a job on one thing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobExecution {
+    pub job_id: JobId,
+    pub thing_name: ThingName,
+    pub thing_arn: String,
+    pub status: ExecutionStatus,
+    pub status_details: ExecutionStatusDetails,
+    pub force_canceled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub queued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_updated_at: OffsetDateTime,
+    pub execution_number: i64,
+    pub version_number: i64,
+}
+
+/// The part of an execution that execution lists show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    pub status: ExecutionStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub queued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_updated_at: OffsetDateTime,
+    pub execution_number: i64,
+}
+
+/// An item of `GET /jobs/{jobId}/status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummaryForJob {
+    pub thing_arn: String,
+    pub job_execution: ExecutionSummary,
+}
+
+/// An item of `GET /things/{thingName}/jobs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummaryForThing {
+    pub job_id: JobId,
+    pub job_execution: ExecutionSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTemplate {
+    pub job_template_arn: String,
+    pub job_template_id: JobTemplateId,
+    pub description: String,
+    pub document: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_config: Option<TimeoutConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTemplateSummary {
+    pub job_template_arn: String,
+    pub job_template_id: JobTemplateId,
+    pub description: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Target::parse(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Body of `POST /jobs`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateJob {
+    pub job_id: Option<JobId>,
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub target_selection: TargetSelection,
+    pub document: Option<JobDocument>,
+    pub description: Option<Text>,
+    pub job_template_id: Option<JobTemplateId>,
+    pub timeout_config: Option<TimeoutConfig>,
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+/// A job to create, with its id chosen and its targets checked.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub job_id: JobId,
+    pub targets: Vec<Target>,
+    pub target_selection: TargetSelection,
+    /// None only when the job comes from a template, which then supplies the document.
+    pub document: Option<JobDocument>,
+    pub description: Option<Text>,
+    pub job_template_id: Option<JobTemplateId>,
+    pub timeout_config: Option<TimeoutConfig>,
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+/// Body of `PUT /jobs/{jobId}`. Fields left out keep their value.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateJob {
+    pub description: Option<Text>,
+    pub timeout_config: Option<TimeoutConfig>,
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+impl UpdateJob {
+    pub fn is_empty(&self) -> bool {
+        self.description.is_none()
+            && self.timeout_config.is_none()
+            && self.job_executions_rollout_config.is_none()
+            && self.presigned_url_config.is_none()
+    }
+}
+
+/// Body of `PUT /jobs/{jobId}/cancel`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelJobBody {
+    pub comment: Option<Text>,
+    pub reason_code: Option<ReasonCode>,
+    pub force: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CancelJob {
+    pub job_id: JobId,
+    pub comment: Option<Text>,
+    pub reason_code: Option<ReasonCode>,
+    pub force: bool,
+}
+
+/// Body of `PUT /jobs/{jobId}/associate`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssociateTargets {
+    pub targets: Vec<Target>,
+    pub comment: Option<Text>,
+}
+
+/// Body of `PUT /jobs/{jobId}/things/{thingName}/cancel`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelExecutionBody {
+    pub expected_version: Option<i64>,
+    pub status_details: Option<StatusDetails>,
+    pub force: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CancelJobExecution {
+    pub job_id: JobId,
+    pub thing_name: ThingName,
+    pub force: bool,
+    pub expected_version: Option<i64>,
+    pub status_details: Option<StatusDetails>,
+}
+
+/// What a device reports about its execution (the jobs data plane's UpdateJobExecution).
+#[derive(Clone, Debug)]
+pub struct UpdateJobExecution {
+    pub job_id: JobId,
+    pub thing_name: ThingName,
+    pub status: ExecutionStatus,
+    pub status_details: Option<StatusDetails>,
+    pub expected_version: Option<i64>,
+}
+
+/// Body of `POST /job-templates`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateJobTemplate {
+    pub job_template_id: Option<JobTemplateId>,
+    pub description: Text,
+    pub document: JobDocument,
+    pub timeout_config: Option<TimeoutConfig>,
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewJobTemplate {
+    pub job_template_id: JobTemplateId,
+    pub description: Text,
+    pub document: JobDocument,
+    pub timeout_config: Option<TimeoutConfig>,
+    pub job_executions_rollout_config: Option<RolloutConfig>,
+    pub presigned_url_config: Option<PresignedUrlConfig>,
+}
+
+/// What creating a job returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobCreated {
+    pub job_id: JobId,
+    pub job_arn: String,
+}
+
+/// What creating a job template returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobTemplateCreated {
+    pub job_template_id: JobTemplateId,
+    pub job_template_arn: String,
+}
+
+/// Filters of `GET /jobs`.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub target_selection: Option<TargetSelection>,
+    pub thing_group_name: Option<ThingGroupName>,
+}

@@ -1,0 +1,14 @@
+//! Wire types, validated identifiers, paging, the domain error and the `Backend` trait of the IoT
+//! device management API. This crate does no I/O.
+
+pub mod backend;
+pub mod error;
+pub mod fields;
+pub mod ids;
+pub mod job;
+pub mod page;
+pub mod registry;
+
+pub use backend::Backend;
+pub use error::{DomainError, Result};
+pub use page::{MaxResults, NextToken, Page, PageRequest};
