@@ -1,1 +1,149 @@
-//! placeholder
+//! The HTTP face of the API: one async handler per OpenAPI operation, the router that serves
+//! exactly the operations of `openapi.yaml`, and the single mapping of errors to responses.
+//!
+//! Handlers reach state only through [`models::Backend`]; this crate knows HTTP and nothing of
+//! Lambda, SQLite or AWS.
+
+pub mod error;
+pub mod extract;
+mod jobs;
+mod registry;
+mod templates;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use models::Backend;
+use serde::Serialize;
+
+pub use error::ApiError;
+
+/// What every handler receives: the backend behind the API.
+pub type AppState = Arc<dyn Backend>;
+
+/// One operation of `openapi.yaml`: its id, method and path, and the handler that serves it.
+pub struct Operation {
+    pub id: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    route: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+macro_rules! operations {
+    ($($id:literal $method:ident $path:literal => $handler:path;)*) => {
+        /// Every operation the API serves. The router is built from this table alone, and a test
+        /// checks it against `openapi.yaml`.
+        pub static OPERATIONS: &[Operation] = &[
+            $(Operation { id: $id, method: Method::$method, path: $path, route: |filter| on(filter, $handler) },)*
+        ];
+    };
+}
+
+operations! {
+    "createJob" POST "/jobs" => jobs::create_job;
+    "listJobs" GET "/jobs" => jobs::list_jobs;
+    "describeJob" GET "/jobs/{jobId}" => jobs::describe_job;
+    "updateJob" PUT "/jobs/{jobId}" => jobs::update_job;
+    "deleteJob" DELETE "/jobs/{jobId}" => jobs::delete_job;
+    "cancelJob" PUT "/jobs/{jobId}/cancel" => jobs::cancel_job;
+    "associateTargetsWithJob" PUT "/jobs/{jobId}/associate" => jobs::associate_targets_with_job;
+    "getJobDocument" GET "/jobs/{jobId}/document" => jobs::get_job_document;
+    "listJobExecutionsForJob" GET "/jobs/{jobId}/status" => jobs::list_job_executions_for_job;
+    "describeJobExecution" GET "/jobs/{jobId}/things/{thingName}" => jobs::describe_job_execution;
+    "deleteJobExecution" DELETE "/jobs/{jobId}/things/{thingName}" => jobs::delete_job_execution;
+    "cancelJobExecution" PUT "/jobs/{jobId}/things/{thingName}/cancel" => jobs::cancel_job_execution;
+    "listJobExecutionsForThing" GET "/things/{thingName}/jobs" => jobs::list_job_executions_for_thing;
+    "createJobTemplate" POST "/job-templates" => templates::create_job_template;
+    "listJobTemplates" GET "/job-templates" => templates::list_job_templates;
+    "describeJobTemplate" GET "/job-templates/{jobTemplateId}" => templates::describe_job_template;
+    "deleteJobTemplate" DELETE "/job-templates/{jobTemplateId}" => templates::delete_job_template;
+    "createThing" POST "/things" => registry::create_thing;
+    "listThings" GET "/things" => registry::list_things;
+    "describeThing" GET "/things/{thingName}" => registry::describe_thing;
+    "deleteThing" DELETE "/things/{thingName}" => registry::delete_thing;
+    "createThingGroup" POST "/thing-groups" => registry::create_thing_group;
+    "listThingGroups" GET "/thing-groups" => registry::list_thing_groups;
+    "describeThingGroup" GET "/thing-groups/{thingGroupName}" => registry::describe_thing_group;
+    "deleteThingGroup" DELETE "/thing-groups/{thingGroupName}" => registry::delete_thing_group;
+    "addThingToThingGroup" PUT "/thing-groups/{thingGroupName}/things/{thingName}" => registry::add_thing_to_thing_group;
+    "removeThingFromThingGroup" DELETE "/thing-groups/{thingGroupName}/things/{thingName}" => registry::remove_thing_from_thing_group;
+    "listThingsInThingGroup" GET "/thing-groups/{thingGroupName}/things" => registry::list_things_in_thing_group;
+}
+
+/// The API router over a backend. Unknown paths and methods get JSON errors too.
+pub fn router(backend: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    let mut paths: Vec<&str> = OPERATIONS.iter().map(|op| op.path).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    for path in paths {
+        let methods = OPERATIONS
+            .iter()
+            .filter(|op| op.path == path)
+            .fold(MethodRouter::new(), |methods, op| methods.merge((op.route)(method_filter(&op.method))))
+            .fallback(method_not_allowed);
+        router = router.route(path, methods);
+    }
+    router.fallback(route_not_found).with_state(backend)
+}
+
+fn method_filter(method: &Method) -> MethodFilter {
+    MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET)
+}
+
+async fn route_not_found(req: Request) -> ApiError {
+    ApiError::RouteNotFound(req.uri().path().to_owned())
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    let allowed: Vec<&str> = OPERATIONS
+        .iter()
+        .filter(|op| path_matches(op.path, req.uri().path()))
+        .map(|op| op.method.as_str())
+        .collect();
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}; allowed: {}",
+        req.method(),
+        req.uri().path(),
+        allowed.join(", ")
+    ))
+}
+
+/// Whether a concrete path fits a template such as `/jobs/{jobId}`.
+fn path_matches(template: &str, path: &str) -> bool {
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') || ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A JSON response. Serializing the API's own types cannot fail; if it ever did, the client
+/// gets a bare 500 rather than a half-written body.
+pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A 200 response with `body` as JSON.
+pub(crate) fn ok<T: Serialize>(body: T) -> Response {
+    json_response(StatusCode::OK, &body)
+}
+
+pub(crate) type HandlerResult = Result<Response, ApiError>;

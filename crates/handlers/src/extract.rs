@@ -1,0 +1,125 @@
+//! Reading requests: JSON bodies, query strings and path parameters, each turned into validated
+//! types or into an error that names the field and the rule it broke.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use models::{DomainError, MaxResults, NextToken, PageRequest};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// The largest body accepted. A job document is at most 32 KB of JSON text, and escaping it
+/// inside a JSON string can grow it several times.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Turns a serde error with its path into the field-naming validation error.
+fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>, whole: &str) -> ApiError {
+    let path = err.path().to_string();
+    let field = if path == "." { whole.to_owned() } else { path };
+    DomainError::validation(field, err.inner().to_string()).into()
+}
+
+/// A JSON body of type `T`. An empty body reads as `{}`, so bodies whose fields are all
+/// optional may be left out.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        if bytes != b"{}" {
+            let given = content_type.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+            let is_json = given
+                .parse::<mime::Mime>()
+                .map(|m| m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON)))
+                .unwrap_or(false);
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType(given.to_owned()));
+            }
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        if !value.is_object() {
+            return Err(DomainError::validation("body", "must be a JSON object").into());
+        }
+        serde_path_to_error::deserialize(value).map(Body).map_err(|e| field_error(e, "body"))
+    }
+}
+
+/// A query string read into `T`; unknown parameters are refused, so a typo is not ignored.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| field_error(e, "query string"))
+    }
+}
+
+/// The page a list operation's `maxResults` and `nextToken` ask for.
+pub fn page(max_results: Option<MaxResults>, next_token: Option<NextToken>) -> PageRequest {
+    PageRequest { max_results: max_results.unwrap_or_default(), next_token }
+}
+
+/// `maxResults` from a query string, where it arrives as text.
+pub fn max_results<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<MaxResults>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let value: i64 = text
+        .parse()
+        .map_err(|_| serde::de::Error::custom(format!("must be an integer from 1 to {}, got {text:?}", MaxResults::MAX)))?;
+    MaxResults::parse(value).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A boolean query parameter: `true` or `false`.
+pub fn bool_from_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    match String::deserialize(deserializer)?.as_str() {
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        other => Err(serde::de::Error::custom(format!("must be true or false, got {other:?}"))),
+    }
+}
+
+/// An execution number, from a query string (text) or a body (a number or a string of digits).
+pub fn execution_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(i64),
+        Text(String),
+    }
+    let rule = "must be a positive integer";
+    let number = match NumberOrText::deserialize(deserializer).map_err(|_| serde::de::Error::custom(rule))? {
+        NumberOrText::Number(n) => n,
+        NumberOrText::Text(t) => t.parse().map_err(|_| serde::de::Error::custom(format!("{rule}, got {t:?}")))?,
+    };
+    if number < 1 {
+        return Err(serde::de::Error::custom(format!("{rule}, got {number}")));
+    }
+    Ok(Some(number))
+}
+
+/// `force` may come in the body or the query string; if both are given they must agree.
+pub fn force(body: Option<bool>, query: Option<bool>) -> Result<bool, ApiError> {
+    match (body, query) {
+        (Some(b), Some(q)) if b != q => Err(DomainError::validation(
+            "force",
+            format!("the body says {b} and the query string says {q}; give it once"),
+        )
+        .into()),
+        (b, q) => Ok(b.or(q).unwrap_or(false)),
+    }
+}
+
+/// Parses one path parameter with the identifier's own rule.
+pub fn path_param<T>(field: &str, value: String, parse: fn(String) -> Result<T, String>) -> Result<T, ApiError> {
+    parse(value).map_err(|rule| DomainError::validation(field, rule).into())
+}

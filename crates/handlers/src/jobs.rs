@@ -1,0 +1,271 @@
+//! Handlers of the job and job execution operations.
+
+use axum::extract::{Path, State};
+use models::fields::StatusDetails;
+use models::ids::{JobId, ThingGroupName, ThingName};
+use models::job::{
+    AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob, ExecutionStatus,
+    JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
+};
+use models::{DomainError, MaxResults, NextToken};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::extract::{self, path_param, Body, Query};
+use crate::{ok, AppState, HandlerResult};
+
+fn job_id(value: String) -> Result<JobId, crate::ApiError> {
+    path_param("jobId", value, JobId::parse)
+}
+
+fn thing_name(value: String) -> Result<ThingName, crate::ApiError> {
+    path_param("thingName", value, ThingName::parse)
+}
+
+fn check_target_count(count: usize) -> Result<(), DomainError> {
+    if count == 0 || count > MAX_JOB_TARGETS {
+        return Err(DomainError::validation("targets", format!("must hold 1 to {MAX_JOB_TARGETS} targets, got {count}")));
+    }
+    Ok(())
+}
+
+pub async fn create_job(State(backend): State<AppState>, Body(body): Body<CreateJob>) -> HandlerResult {
+    check_target_count(body.targets.len())?;
+    if body.document.is_none() && body.job_template_id.is_none() {
+        return Err(DomainError::validation("document", "is required unless jobTemplateId is given").into());
+    }
+    let job_id = match body.job_id {
+        Some(id) => id,
+        None => JobId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?,
+    };
+    let created = backend
+        .create_job(NewJob {
+            job_id,
+            targets: body.targets,
+            target_selection: body.target_selection,
+            document: body.document,
+            description: body.description,
+            job_template_id: body.job_template_id,
+            timeout_config: body.timeout_config,
+            job_executions_rollout_config: body.job_executions_rollout_config,
+            presigned_url_config: body.presigned_url_config,
+        })
+        .await?;
+    Ok(ok(json!({"created": true, "jobId": created.job_id, "jobArn": created.job_arn})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListJobsQuery {
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+    status: Option<JobStatus>,
+    target_selection: Option<TargetSelection>,
+    thing_group_name: Option<ThingGroupName>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<T> {
+    #[serde(flatten)]
+    items: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<NextToken>,
+}
+
+/// A list response: `{"<key>": [...], "nextToken"?}`.
+pub(crate) fn list_response<T: Serialize>(key: &str, page: models::Page<T>) -> axum::response::Response {
+    ok(ListBody { items: json!({ key: page.items }), next_token: page.next_token })
+}
+
+pub async fn list_jobs(State(backend): State<AppState>, Query(q): Query<ListJobsQuery>) -> HandlerResult {
+    let filter = JobFilter { status: q.status, target_selection: q.target_selection, thing_group_name: q.thing_group_name };
+    let page = backend.list_jobs(filter, extract::page(q.max_results, q.next_token)).await?;
+    Ok(list_response("jobs", page))
+}
+
+pub async fn describe_job(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+    let job = backend.describe_job(&job_id(id)?).await?;
+    Ok(ok(json!({ "job": job })))
+}
+
+pub async fn update_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<UpdateJob>,
+) -> HandlerResult {
+    let id = job_id(id)?;
+    if body.is_empty() {
+        return Err(DomainError::validation(
+            "body",
+            "give at least one of description, timeoutConfig, jobExecutionsRolloutConfig, presignedUrlConfig",
+        )
+        .into());
+    }
+    backend.update_job(&id, body).await?;
+    Ok(ok(json!({"updated": true})))
+}
+
+/// `force` in the query string of deletes and cancels.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForceQuery {
+    #[serde(default, deserialize_with = "extract::bool_from_string")]
+    force: Option<bool>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteJobBody {
+    force: Option<bool>,
+}
+
+pub async fn delete_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ForceQuery>,
+    Body(body): Body<DeleteJobBody>,
+) -> HandlerResult {
+    let id = job_id(id)?;
+    let force = extract::force(body.force, q.force)?;
+    backend.delete_job(&id, force).await?;
+    Ok(ok(json!({"deleted": true})))
+}
+
+pub async fn cancel_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ForceQuery>,
+    Body(body): Body<CancelJobBody>,
+) -> HandlerResult {
+    let job_id = job_id(id)?;
+    let force = extract::force(body.force, q.force)?;
+    backend.cancel_job(CancelJob { job_id, comment: body.comment, reason_code: body.reason_code, force }).await?;
+    Ok(ok(json!({"canceled": true})))
+}
+
+pub async fn associate_targets_with_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<AssociateTargets>,
+) -> HandlerResult {
+    let id = job_id(id)?;
+    check_target_count(body.targets.len())?;
+    backend.associate_targets_with_job(&id, body.targets, body.comment).await?;
+    Ok(ok(json!({"associated": true})))
+}
+
+pub async fn get_job_document(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+    let document = backend.get_job_document(&job_id(id)?).await?;
+    Ok(ok(json!({ "document": document })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListExecutionsQuery {
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+    status: Option<ExecutionStatus>,
+}
+
+pub async fn list_job_executions_for_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ListExecutionsQuery>,
+) -> HandlerResult {
+    let id = job_id(id)?;
+    let page = backend.list_job_executions_for_job(&id, q.status, extract::page(q.max_results, q.next_token)).await?;
+    Ok(list_response("executionSummaries", page))
+}
+
+pub async fn list_job_executions_for_thing(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ListExecutionsQuery>,
+) -> HandlerResult {
+    let name = thing_name(name)?;
+    let page =
+        backend.list_job_executions_for_thing(&name, q.status, extract::page(q.max_results, q.next_token)).await?;
+    Ok(list_response("executionSummaries", page))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionNumberQuery {
+    #[serde(default, deserialize_with = "extract::execution_number")]
+    execution_number: Option<i64>,
+}
+
+pub async fn describe_job_execution(
+    State(backend): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<ExecutionNumberQuery>,
+) -> HandlerResult {
+    let (id, name) = (job_id(id)?, thing_name(name)?);
+    let execution = backend.describe_job_execution(&id, &name, q.execution_number).await?;
+    Ok(ok(json!({ "execution": execution })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteExecutionQuery {
+    #[serde(default, deserialize_with = "extract::bool_from_string")]
+    force: Option<bool>,
+    #[serde(default, deserialize_with = "extract::execution_number")]
+    execution_number: Option<i64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteExecutionBody {
+    force: Option<bool>,
+    #[serde(default, deserialize_with = "extract::execution_number")]
+    execution_number: Option<i64>,
+}
+
+pub async fn delete_job_execution(
+    State(backend): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<DeleteExecutionQuery>,
+    Body(body): Body<DeleteExecutionBody>,
+) -> HandlerResult {
+    let (id, name) = (job_id(id)?, thing_name(name)?);
+    let force = extract::force(body.force, q.force)?;
+    let number = match (body.execution_number, q.execution_number) {
+        (Some(b), Some(q)) if b != q => {
+            return Err(DomainError::validation(
+                "executionNumber",
+                format!("the body says {b} and the query string says {q}; give it once"),
+            )
+            .into())
+        }
+        (Some(n), _) | (None, Some(n)) => n,
+        // Without a number, the latest execution is meant, as GET shows it.
+        (None, None) => backend.describe_job_execution(&id, &name, None).await?.execution_number,
+    };
+    backend.delete_job_execution(&id, &name, number, force).await?;
+    Ok(ok(json!({"deleted": true})))
+}
+
+pub async fn cancel_job_execution(
+    State(backend): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<ForceQuery>,
+    Body(body): Body<CancelExecutionBody>,
+) -> HandlerResult {
+    let (job_id, thing_name) = (job_id(id)?, thing_name(name)?);
+    let force = extract::force(body.force, q.force)?;
+    let status_details: Option<StatusDetails> = body.status_details;
+    backend
+        .cancel_job_execution(CancelJobExecution {
+            job_id,
+            thing_name,
+            force,
+            expected_version: body.expected_version,
+            status_details,
+        })
+        .await?;
+    Ok(ok(json!({"canceled": true})))
+}

@@ -1,0 +1,67 @@
+//! Handlers of the job template operations.
+
+use axum::extract::{Path, State};
+use models::ids::JobTemplateId;
+use models::job::{CreateJobTemplate, NewJobTemplate};
+use models::{DomainError, MaxResults, NextToken};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::extract::{self, path_param, Body, Query};
+use crate::jobs::list_response;
+use crate::{ok, AppState, HandlerResult};
+
+fn template_id(value: String) -> Result<JobTemplateId, crate::ApiError> {
+    path_param("jobTemplateId", value, JobTemplateId::parse)
+}
+
+pub async fn create_job_template(State(backend): State<AppState>, Body(body): Body<CreateJobTemplate>) -> HandlerResult {
+    let job_template_id = match body.job_template_id {
+        Some(id) => id,
+        None => JobTemplateId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?,
+    };
+    let created = backend
+        .create_job_template(NewJobTemplate {
+            job_template_id,
+            description: body.description,
+            document: body.document,
+            timeout_config: body.timeout_config,
+            job_executions_rollout_config: body.job_executions_rollout_config,
+            presigned_url_config: body.presigned_url_config,
+        })
+        .await?;
+    Ok(ok(json!({
+        "created": true,
+        "jobTemplateId": created.job_template_id,
+        "jobTemplateArn": created.job_template_arn,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+}
+
+impl ListQuery {
+    pub fn into_page(self) -> models::PageRequest {
+        extract::page(self.max_results, self.next_token)
+    }
+}
+
+pub async fn list_job_templates(State(backend): State<AppState>, Query(q): Query<ListQuery>) -> HandlerResult {
+    let page = backend.list_job_templates(q.into_page()).await?;
+    Ok(list_response("jobTemplates", page))
+}
+
+pub async fn describe_job_template(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+    let template = backend.describe_job_template(&template_id(id)?).await?;
+    Ok(ok(json!({ "jobTemplate": template })))
+}
+
+pub async fn delete_job_template(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+    backend.delete_job_template(&template_id(id)?).await?;
+    Ok(ok(json!({"deleted": true})))
+}
