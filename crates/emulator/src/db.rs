@@ -35,7 +35,10 @@ impl From<Fail> for DomainError {
         match fail {
             Fail::Domain(e) => e,
             Fail::Sql(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
             {
                 DomainError::Unavailable("the local database is busy; retry the request".into())
             }
@@ -156,7 +159,9 @@ impl Db {
                 writer.pragma_update(None, "journal_mode", "WAL")?;
                 writer.pragma_update(None, "synchronous", "NORMAL")?;
                 writer.execute_batch(SCHEMA)?;
-                let readers = (0..READERS).map(|_| open_reader(path)).collect::<Result<Vec<_>, _>>()?;
+                let readers = (0..READERS)
+                    .map(|_| open_reader(path))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (writer, readers)
             }
         };
@@ -225,7 +230,9 @@ impl Db {
 fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
@@ -234,10 +241,14 @@ fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
 /// A poisoned lock only means another request panicked while holding it; SQLite rolled that
 /// request's transaction back, so the connection is still sound.
 fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> Res<T> + Send + 'static) -> models::Result<T> {
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Res<T> + Send + 'static,
+) -> models::Result<T> {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(DomainError::from),
         Err(e) => Err(DomainError::Internal(format!("storage task failed: {e}"))),

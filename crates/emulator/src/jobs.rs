@@ -9,37 +9,44 @@ use models::fields::StatusDetails;
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummary,
-    ExecutionSummaryForJob, ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobProcessDetails,
-    JobStatus, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate,
-    TargetSelection, UpdateJob, UpdateJobExecution, MAX_JOB_TARGETS,
+    ExecutionSummaryForJob, ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter,
+    JobProcessDetails, JobStatus, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary,
+    NewJob, NewJobTemplate, TargetSelection, UpdateJob, UpdateJobExecution, MAX_JOB_TARGETS,
 };
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::clock::{timestamp, Millis};
 use crate::db::{Fail, Res};
 use crate::paging;
 use crate::registry;
-use crate::clock::{timestamp, Millis};
 
 fn job_not_found(job_id: &JobId) -> Fail {
     DomainError::NotFound(format!("job {job_id:?} does not exist")).into()
 }
 
 fn to_json<T: Serialize>(value: &Option<T>) -> Option<String> {
-    value.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default())
+    value
+        .as_ref()
+        .map(|v| serde_json::to_string(v).unwrap_or_default())
 }
 
 /// Reads back a configuration this emulator stored; it was valid when written.
 fn from_json<T: DeserializeOwned>(text: Option<String>) -> Res<Option<T>> {
     text.map(|t| serde_json::from_str(&t))
         .transpose()
-        .map_err(|e| Fail::Domain(DomainError::Internal(format!("stored configuration is unreadable: {e}"))))
+        .map_err(|e| {
+            Fail::Domain(DomainError::Internal(format!(
+                "stored configuration is unreadable: {e}"
+            )))
+        })
 }
 
 fn parse_status<T>(value: &str, parse: fn(&str) -> Option<T>) -> Res<T> {
-    parse(value).ok_or_else(|| DomainError::Internal(format!("stored status {value:?} is unknown")).into())
+    parse(value)
+        .ok_or_else(|| DomainError::Internal(format!("stored status {value:?} is unknown")).into())
 }
 
 fn job_status(conn: &Connection, job_id: &JobId) -> Res<(JobStatus, TargetSelection)> {
@@ -48,7 +55,11 @@ fn job_status(conn: &Connection, job_id: &JobId) -> Res<(JobStatus, TargetSelect
         .query_row([job_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (status, selection) = row.ok_or_else(|| job_not_found(job_id))?;
-    let selection = if selection == "CONTINUOUS" { TargetSelection::Continuous } else { TargetSelection::Snapshot };
+    let selection = if selection == "CONTINUOUS" {
+        TargetSelection::Continuous
+    } else {
+        TargetSelection::Snapshot
+    };
     Ok((parse_status(&status, JobStatus::parse)?, selection))
 }
 
@@ -59,23 +70,33 @@ struct ResolvedTarget {
     group: Option<ThingGroupName>,
 }
 
-fn resolve_targets(conn: &Connection, here: &Location, targets: &[Target]) -> Res<Vec<ResolvedTarget>> {
+fn resolve_targets(
+    conn: &Connection,
+    here: &Location,
+    targets: &[Target],
+) -> Res<Vec<ResolvedTarget>> {
     let mut resolved: Vec<ResolvedTarget> = Vec::new();
     for target in targets {
         let (arn, thing, group) = match target {
             Target::Thing { name, location } => {
                 check_location(here, location.as_ref(), &here.thing_arn(name))?;
                 if !registry::thing_exists(conn, name)? {
-                    return Err(DomainError::NotFound(format!("target thing {:?} does not exist", name.as_str())).into());
+                    return Err(DomainError::NotFound(format!(
+                        "target thing {:?} does not exist",
+                        name.as_str()
+                    ))
+                    .into());
                 }
                 (here.thing_arn(name), Some(name.clone()), None)
             }
             Target::ThingGroup { name, location } => {
                 check_location(here, Some(location), &here.thing_group_arn(name))?;
                 if !registry::group_exists(conn, name)? {
-                    return Err(
-                        DomainError::NotFound(format!("target thing group {:?} does not exist", name.as_str())).into()
-                    );
+                    return Err(DomainError::NotFound(format!(
+                        "target thing group {:?} does not exist",
+                        name.as_str()
+                    ))
+                    .into());
                 }
                 (here.thing_group_arn(name), None, Some(name.clone()))
             }
@@ -98,7 +119,12 @@ fn check_location(here: &Location, given: Option<&Location>, arn: &str) -> Res<(
     }
 }
 
-fn insert_targets(conn: &Connection, job_id: &JobId, first_position: i64, targets: &[ResolvedTarget]) -> Res<()> {
+fn insert_targets(
+    conn: &Connection,
+    job_id: &JobId,
+    first_position: i64,
+    targets: &[ResolvedTarget],
+) -> Res<()> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO job_targets (job_id, position, arn, thing_name, group_name) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -134,7 +160,12 @@ fn things_reached(conn: &Connection, targets: &[ResolvedTarget]) -> Res<Vec<Thin
 /// Queues an execution of `job_id` on `thing` unless the thing already has one that was not
 /// REMOVED. **[inferred]** One execution per (job, thing), however many targets reach it; a
 /// thing that was REMOVED and comes back gets a new execution with the next executionNumber.
-pub(crate) fn queue_execution(conn: &Connection, job_id: &str, thing: &str, now: Millis) -> Res<bool> {
+pub(crate) fn queue_execution(
+    conn: &Connection,
+    job_id: &str,
+    thing: &str,
+    now: Millis,
+) -> Res<bool> {
     let latest: Option<(i64, String)> = conn
         .prepare_cached(
             "SELECT execution_number, status FROM job_executions \
@@ -149,8 +180,10 @@ pub(crate) fn queue_execution(conn: &Connection, job_id: &str, thing: &str, now:
             .prepare_cached("SELECT COALESCE(MAX(execution_number), 0) + 1 FROM job_executions WHERE job_id = ?1 AND thing_name = ?2")?
             .query_row([job_id, thing], |r| r.get(0))?,
     };
-    conn.prepare_cached("UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1")?
-        .execute([job_id, thing])?;
+    conn.prepare_cached(
+        "UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
+    )?
+    .execute([job_id, thing])?;
     conn.prepare_cached(
         "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
          version_number, queued_at, last_updated_at) VALUES (?1, ?2, ?3, 1, 'QUEUED', '{}', 1, ?4, ?4)",
@@ -176,7 +209,13 @@ fn move_executions(
          WHERE job_id = ?4 AND latest = 1 AND (?5 IS NULL OR thing_name = ?5) AND status IN ({})",
         from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",")
     );
-    Ok(conn.prepare_cached(&sql)?.execute(params![to.as_str(), now, force_canceled, job_id, thing])?)
+    Ok(conn.prepare_cached(&sql)?.execute(params![
+        to.as_str(),
+        now,
+        force_canceled,
+        job_id,
+        thing
+    ])?)
 }
 
 /// A SNAPSHOT job is COMPLETED once none of its executions can change any more.
@@ -191,12 +230,21 @@ pub(crate) fn complete_if_done(conn: &Connection, job_id: &str, now: Millis) -> 
     Ok(())
 }
 
-pub(crate) fn create(conn: &Connection, here: &Location, job: NewJob, now: Millis) -> Res<JobCreated> {
+pub(crate) fn create(
+    conn: &Connection,
+    here: &Location,
+    job: NewJob,
+    now: Millis,
+) -> Res<JobCreated> {
     let exists: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = ?1)")?
         .query_row([job.job_id.as_str()], |r| r.get(0))?;
     if exists {
-        return Err(DomainError::AlreadyExists(format!("job {:?} already exists", job.job_id.as_str())).into());
+        return Err(DomainError::AlreadyExists(format!(
+            "job {:?} already exists",
+            job.job_id.as_str()
+        ))
+        .into());
     }
     let template = match &job.job_template_id {
         Some(id) => Some(describe_template(conn, here, id)?),
@@ -205,14 +253,28 @@ pub(crate) fn create(conn: &Connection, here: &Location, job: NewJob, now: Milli
     let document = match (&job.document, &template) {
         (Some(document), _) => document.as_str().to_owned(),
         (None, Some(template)) => template.document.clone(),
-        (None, None) => return Err(DomainError::validation("document", "is required unless jobTemplateId is given").into()),
+        (None, None) => {
+            return Err(DomainError::validation(
+                "document",
+                "is required unless jobTemplateId is given",
+            )
+            .into())
+        }
     };
     let targets = resolve_targets(conn, here, &job.targets)?;
-    let timeout = job.timeout_config.or_else(|| template.as_ref().and_then(|t| t.timeout_config.clone()));
-    let rollout = job
-        .job_executions_rollout_config
-        .or_else(|| template.as_ref().and_then(|t| t.job_executions_rollout_config.clone()));
-    let presigned = job.presigned_url_config.or_else(|| template.as_ref().and_then(|t| t.presigned_url_config.clone()));
+    let timeout = job
+        .timeout_config
+        .or_else(|| template.as_ref().and_then(|t| t.timeout_config.clone()));
+    let rollout = job.job_executions_rollout_config.or_else(|| {
+        template
+            .as_ref()
+            .and_then(|t| t.job_executions_rollout_config.clone())
+    });
+    let presigned = job.presigned_url_config.or_else(|| {
+        template
+            .as_ref()
+            .and_then(|t| t.presigned_url_config.clone())
+    });
     conn.prepare_cached(
         "INSERT INTO jobs (job_id, target_selection, status, description, document, job_template_arn, \
          timeout_config, rollout_config, presigned_url_config, created_at, last_updated_at) \
@@ -236,7 +298,10 @@ pub(crate) fn create(conn: &Connection, here: &Location, job: NewJob, now: Milli
     // **[inferred]** A SNAPSHOT job whose targets hold no things has nothing to wait for, so it
     // is COMPLETED at once.
     complete_if_done(conn, job.job_id.as_str(), now)?;
-    Ok(JobCreated { job_arn: here.job_arn(&job.job_id), job_id: job.job_id })
+    Ok(JobCreated {
+        job_arn: here.job_arn(&job.job_id),
+        job_id: job.job_id,
+    })
 }
 
 pub(crate) fn update(conn: &Connection, job_id: &JobId, update: UpdateJob, now: Millis) -> Res<()> {
@@ -271,7 +336,11 @@ pub(crate) fn cancel(conn: &Connection, cancel: CancelJob, now: Millis) -> Res<(
             return Err(DomainError::InvalidStateTransition(format!(
                 "job {id:?} is {} and cannot be canceled{}",
                 other.as_str(),
-                if other == JobStatus::Canceled { " again without force" } else { "" }
+                if other == JobStatus::Canceled {
+                    " again without force"
+                } else {
+                    ""
+                }
             ))
             .into())
         }
@@ -280,7 +349,15 @@ pub(crate) fn cancel(conn: &Connection, cancel: CancelJob, now: Millis) -> Res<(
     if cancel.force {
         from.push(ExecutionStatus::InProgress);
     }
-    move_executions(conn, id, None, &from, ExecutionStatus::Canceled, cancel.force, now)?;
+    move_executions(
+        conn,
+        id,
+        None,
+        &from,
+        ExecutionStatus::Canceled,
+        cancel.force,
+        now,
+    )?;
     conn.prepare_cached(
         "UPDATE jobs SET status = 'CANCELED', force_canceled = force_canceled OR ?2, \
          comment = COALESCE(?3, comment), reason_code = COALESCE(?4, reason_code), last_updated_at = ?5 \
@@ -310,7 +387,8 @@ pub(crate) fn delete(conn: &Connection, job_id: &JobId, force: bool) -> Res<()> 
         .into());
     }
     for table in ["job_executions", "job_targets", "jobs"] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE job_id = ?1"))?.execute([job_id.as_str()])?;
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE job_id = ?1"))?
+            .execute([job_id.as_str()])?;
     }
     Ok(())
 }
@@ -391,7 +469,12 @@ pub(crate) fn document(conn: &Connection, job_id: &JobId) -> Res<String> {
         .ok_or_else(|| job_not_found(job_id))
 }
 
-pub(crate) fn list(conn: &Connection, here: &Location, filter: JobFilter, page: PageRequest) -> Res<Page<JobSummary>> {
+pub(crate) fn list(
+    conn: &Connection,
+    here: &Location,
+    filter: JobFilter,
+    page: PageRequest,
+) -> Res<Page<JobSummary>> {
     let after = paging::after_seq("jobs", &page)?;
     let mut stmt = conn.prepare_cached(
         "SELECT seq, job_id, target_selection, status, created_at, last_updated_at, completed_at FROM jobs \
@@ -414,7 +497,11 @@ pub(crate) fn list(conn: &Connection, here: &Location, filter: JobFilter, page: 
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
-                    (r.get::<_, i64>(4)?, r.get::<_, i64>(5)?, r.get::<_, Option<i64>>(6)?),
+                    (
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ),
                 ))
             },
         )?
@@ -473,8 +560,10 @@ pub(crate) fn associate(
         .prepare_cached("SELECT arn FROM job_targets WHERE job_id = ?1 ORDER BY position")?
         .query_map([job_id.as_str()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let new: Vec<ResolvedTarget> =
-        resolve_targets(conn, here, &targets)?.into_iter().filter(|t| !existing.contains(&t.arn)).collect();
+    let new: Vec<ResolvedTarget> = resolve_targets(conn, here, &targets)?
+        .into_iter()
+        .filter(|t| !existing.contains(&t.arn))
+        .collect();
     if existing.len() + new.len() > MAX_JOB_TARGETS {
         return Err(DomainError::LimitExceeded(format!(
             "job {:?} has {} targets; adding {} would pass the limit of {MAX_JOB_TARGETS}",
@@ -488,8 +577,10 @@ pub(crate) fn associate(
     for thing in things_reached(conn, &new)? {
         queue_execution(conn, job_id.as_str(), thing.as_str(), now)?;
     }
-    conn.prepare_cached("UPDATE jobs SET comment = COALESCE(?2, comment), last_updated_at = ?3 WHERE job_id = ?1")?
-        .execute(params![job_id.as_str(), comment, now])?;
+    conn.prepare_cached(
+        "UPDATE jobs SET comment = COALESCE(?2, comment), last_updated_at = ?3 WHERE job_id = ?1",
+    )?
+    .execute(params![job_id.as_str(), comment, now])?;
     Ok(())
 }
 
@@ -505,28 +596,45 @@ fn latest_execution(conn: &Connection, job_id: &JobId, thing: &ThingName) -> Res
             "SELECT status, version_number FROM job_executions \
              WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
         )?
-        .query_row([job_id.as_str(), thing.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([job_id.as_str(), thing.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let (status, version_number) = row.ok_or_else(|| execution_not_found(job_id, thing))?;
-    Ok(ExecutionRow { status: parse_status(&status, ExecutionStatus::parse)?, version_number })
+    Ok(ExecutionRow {
+        status: parse_status(&status, ExecutionStatus::parse)?,
+        version_number,
+    })
 }
 
 fn execution_not_found(job_id: &JobId, thing: &ThingName) -> Fail {
-    DomainError::NotFound(format!("job {:?} has no execution on thing {:?}", job_id.as_str(), thing.as_str())).into()
+    DomainError::NotFound(format!(
+        "job {:?} has no execution on thing {:?}",
+        job_id.as_str(),
+        thing.as_str()
+    ))
+    .into()
 }
 
 fn check_version(expected: Option<i64>, row: &ExecutionRow) -> Res<()> {
     match expected {
-        Some(expected) if expected != row.version_number => Err(DomainError::VersionConflict(format!(
-            "expectedVersion is {expected} but the execution is at version {}",
-            row.version_number
-        ))
-        .into()),
+        Some(expected) if expected != row.version_number => {
+            Err(DomainError::VersionConflict(format!(
+                "expectedVersion is {expected} but the execution is at version {}",
+                row.version_number
+            ))
+            .into())
+        }
         _ => Ok(()),
     }
 }
 
-fn set_status_details(conn: &Connection, job_id: &str, thing: &str, details: &Option<StatusDetails>) -> Res<()> {
+fn set_status_details(
+    conn: &Connection,
+    job_id: &str,
+    thing: &str,
+    details: &Option<StatusDetails>,
+) -> Res<()> {
     if let Some(details) = details {
         let text = serde_json::to_string(details.as_map()).unwrap_or_default();
         conn.prepare_cached(
@@ -537,7 +645,11 @@ fn set_status_details(conn: &Connection, job_id: &str, thing: &str, details: &Op
     Ok(())
 }
 
-pub(crate) fn cancel_execution(conn: &Connection, cancel: CancelJobExecution, now: Millis) -> Res<()> {
+pub(crate) fn cancel_execution(
+    conn: &Connection,
+    cancel: CancelJobExecution,
+    now: Millis,
+) -> Res<()> {
     let row = latest_execution(conn, &cancel.job_id, &cancel.thing_name)?;
     check_version(cancel.expected_version, &row)?;
     match row.status {
@@ -572,7 +684,11 @@ pub(crate) fn cancel_execution(conn: &Connection, cancel: CancelJobExecution, no
     complete_if_done(conn, job_id, now)
 }
 
-pub(crate) fn update_execution(conn: &Connection, update: UpdateJobExecution, now: Millis) -> Res<()> {
+pub(crate) fn update_execution(
+    conn: &Connection,
+    update: UpdateJobExecution,
+    now: Millis,
+) -> Res<()> {
     const DEVICE_STATUSES: [ExecutionStatus; 4] = [
         ExecutionStatus::InProgress,
         ExecutionStatus::Succeeded,
@@ -652,7 +768,12 @@ pub(crate) fn delete_execution(
 const EXECUTION_COLUMNS: &str =
     "status, status_details, force_canceled, queued_at, started_at, last_updated_at, execution_number, version_number";
 
-fn read_execution(here: &Location, job_id: &JobId, thing: &ThingName, r: &Row<'_>) -> rusqlite::Result<(String, String, JobExecution)> {
+fn read_execution(
+    here: &Location,
+    job_id: &JobId,
+    thing: &ThingName,
+    r: &Row<'_>,
+) -> rusqlite::Result<(String, String, JobExecution)> {
     let status: String = r.get(0)?;
     let details: String = r.get(1)?;
     let execution = JobExecution {
@@ -685,14 +806,19 @@ pub(crate) fn describe_execution(
     );
     let (status, details, mut execution) = conn
         .prepare_cached(&sql)?
-        .query_row(params![job_id.as_str(), thing.as_str(), execution_number], |r| {
-            read_execution(here, job_id, thing, r)
-        })
+        .query_row(
+            params![job_id.as_str(), thing.as_str(), execution_number],
+            |r| read_execution(here, job_id, thing, r),
+        )
         .optional()?
         .ok_or_else(|| execution_not_found(job_id, thing))?;
     execution.status = parse_status(&status, ExecutionStatus::parse)?;
-    execution.status_details.details_map = serde_json::from_str::<BTreeMap<String, String>>(&details)
-        .map_err(|e| Fail::Domain(DomainError::Internal(format!("stored status details are unreadable: {e}"))))?;
+    execution.status_details.details_map =
+        serde_json::from_str::<BTreeMap<String, String>>(&details).map_err(|e| {
+            Fail::Domain(DomainError::Internal(format!(
+                "stored status details are unreadable: {e}"
+            )))
+        })?;
     Ok(execution)
 }
 
@@ -725,7 +851,12 @@ pub(crate) fn list_executions_for_job(
     )?;
     let rows = stmt
         .query_map(
-            params![job_id.as_str(), after, status.map(ExecutionStatus::as_str), paging::fetch_limit(&page)],
+            params![
+                job_id.as_str(),
+                after,
+                status.map(ExecutionStatus::as_str),
+                paging::fetch_limit(&page)
+            ],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, summary(r, 2)?)),
         )?
         .collect::<Result<Vec<_>, _>>()?;
@@ -733,7 +864,13 @@ pub(crate) fn list_executions_for_job(
     for (seq, thing, (status, mut summary)) in rows {
         summary.status = parse_status(&status, ExecutionStatus::parse)?;
         let thing = stored_id(ThingName::parse(thing))?;
-        items.push((seq.to_string(), ExecutionSummaryForJob { thing_arn: here.thing_arn(&thing), job_execution: summary }));
+        items.push((
+            seq.to_string(),
+            ExecutionSummaryForJob {
+                thing_arn: here.thing_arn(&thing),
+                job_execution: summary,
+            },
+        ));
     }
     Ok(paging::finish("executions", &page, items))
 }
@@ -754,22 +891,46 @@ pub(crate) fn list_executions_for_thing(
     )?;
     let rows = stmt
         .query_map(
-            params![thing.as_str(), after, status.map(ExecutionStatus::as_str), paging::fetch_limit(&page)],
+            params![
+                thing.as_str(),
+                after,
+                status.map(ExecutionStatus::as_str),
+                paging::fetch_limit(&page)
+            ],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, summary(r, 2)?)),
         )?
         .collect::<Result<Vec<_>, _>>()?;
     let mut items = Vec::with_capacity(rows.len());
     for (seq, job_id, (status, mut summary)) in rows {
         summary.status = parse_status(&status, ExecutionStatus::parse)?;
-        items.push((seq.to_string(), ExecutionSummaryForThing { job_id: stored_id(JobId::parse(job_id))?, job_execution: summary }));
+        items.push((
+            seq.to_string(),
+            ExecutionSummaryForThing {
+                job_id: stored_id(JobId::parse(job_id))?,
+                job_execution: summary,
+            },
+        ));
     }
     Ok(paging::finish("thing-executions", &page, items))
 }
 
 /// When a thing stops being reachable by a job's targets, its QUEUED execution is REMOVED
 /// (**[inferred]**: an IN_PROGRESS one is left to finish).
-pub(crate) fn remove_queued_execution(conn: &Connection, job_id: &str, thing: &str, now: Millis) -> Res<()> {
-    move_executions(conn, job_id, Some(thing), &[ExecutionStatus::Queued], ExecutionStatus::Removed, false, now)?;
+pub(crate) fn remove_queued_execution(
+    conn: &Connection,
+    job_id: &str,
+    thing: &str,
+    now: Millis,
+) -> Res<()> {
+    move_executions(
+        conn,
+        job_id,
+        Some(thing),
+        &[ExecutionStatus::Queued],
+        ExecutionStatus::Removed,
+        false,
+        now,
+    )?;
     complete_if_done(conn, job_id, now)
 }
 
@@ -777,7 +938,12 @@ fn template_not_found(id: &JobTemplateId) -> Fail {
     DomainError::NotFound(format!("job template {:?} does not exist", id.as_str())).into()
 }
 
-pub(crate) fn create_template(conn: &Connection, here: &Location, t: NewJobTemplate, now: Millis) -> Res<JobTemplateCreated> {
+pub(crate) fn create_template(
+    conn: &Connection,
+    here: &Location,
+    t: NewJobTemplate,
+    now: Millis,
+) -> Res<JobTemplateCreated> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO job_templates (template_id, description, document, timeout_config, rollout_config, \
@@ -799,10 +965,17 @@ pub(crate) fn create_template(conn: &Connection, here: &Location, t: NewJobTempl
         ))
         .into());
     }
-    Ok(JobTemplateCreated { job_template_arn: here.job_template_arn(&t.job_template_id), job_template_id: t.job_template_id })
+    Ok(JobTemplateCreated {
+        job_template_arn: here.job_template_arn(&t.job_template_id),
+        job_template_id: t.job_template_id,
+    })
 }
 
-pub(crate) fn describe_template(conn: &Connection, here: &Location, id: &JobTemplateId) -> Res<JobTemplate> {
+pub(crate) fn describe_template(
+    conn: &Connection,
+    here: &Location,
+    id: &JobTemplateId,
+) -> Res<JobTemplate> {
     let row = conn
         .prepare_cached(
             "SELECT description, document, created_at, timeout_config, rollout_config, presigned_url_config \
@@ -833,14 +1006,20 @@ pub(crate) fn describe_template(conn: &Connection, here: &Location, id: &JobTemp
 }
 
 pub(crate) fn delete_template(conn: &Connection, id: &JobTemplateId) -> Res<()> {
-    let deleted = conn.prepare_cached("DELETE FROM job_templates WHERE template_id = ?1")?.execute([id.as_str()])?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM job_templates WHERE template_id = ?1")?
+        .execute([id.as_str()])?;
     if deleted == 0 {
         return Err(template_not_found(id));
     }
     Ok(())
 }
 
-pub(crate) fn list_templates(conn: &Connection, here: &Location, page: PageRequest) -> Res<Page<JobTemplateSummary>> {
+pub(crate) fn list_templates(
+    conn: &Connection,
+    here: &Location,
+    page: PageRequest,
+) -> Res<Page<JobTemplateSummary>> {
     let after = paging::after_seq("templates", &page)?;
     let rows = conn
         .prepare_cached(

@@ -4,11 +4,11 @@
 //! jobs, groups), so the API behaves locally as it does on AWS. Rules the AWS documentation does
 //! not settle are marked **[inferred]** where they are made.
 
+mod clock;
 mod db;
 mod jobs;
 mod paging;
 mod registry;
-mod clock;
 
 use std::sync::Arc;
 
@@ -16,18 +16,23 @@ use async_trait::async_trait;
 use models::fields::Text;
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
-    CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob, ExecutionSummaryForThing, Job,
-    JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary, NewJob,
-    NewJobTemplate, UpdateJob, UpdateJobExecution,
+    CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
+    ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
 };
-use models::registry::{CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary};
+use models::registry::{
+    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
+};
 use models::{Backend, Page, PageRequest, Result};
 
 pub use db::Storage;
 
 /// The account and region the emulator pretends to be, unless told otherwise.
 pub fn default_location() -> Location {
-    Location { region: "us-east-1".into(), account: "000000000000".into() }
+    Location {
+        region: "us-east-1".into(),
+        account: "000000000000".into(),
+    }
 }
 
 pub struct Emulator {
@@ -37,16 +42,26 @@ pub struct Emulator {
 
 impl Emulator {
     /// Opens (creating when missing) the store and its schema.
-    pub fn open(storage: &Storage, location: Location) -> std::result::Result<Self, rusqlite::Error> {
-        Ok(Emulator { location, db: db::Db::open(storage)? })
+    pub fn open(
+        storage: &Storage,
+        location: Location,
+    ) -> std::result::Result<Self, rusqlite::Error> {
+        Ok(Emulator {
+            location,
+            db: db::Db::open(storage)?,
+        })
     }
 
     async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Location, &rusqlite::Connection, clock::Millis) -> db::Res<T> + Send + 'static,
+        work: impl FnOnce(&Location, &rusqlite::Connection, clock::Millis) -> db::Res<T>
+            + Send
+            + 'static,
     ) -> Result<T> {
         let location = self.location.clone();
-        self.db.write(move |tx| work(&location, tx, clock::now())).await
+        self.db
+            .write(move |tx| work(&location, tx, clock::now()))
+            .await
     }
 
     async fn read<T: Send + 'static>(
@@ -69,45 +84,59 @@ impl Backend for Emulator {
     }
 
     async fn create_job(&self, job: NewJob) -> Result<JobCreated> {
-        self.write(move |here, tx, now| jobs::create(tx, here, job, now)).await
+        self.write(move |here, tx, now| jobs::create(tx, here, job, now))
+            .await
     }
 
     async fn update_job(&self, job_id: &JobId, update: UpdateJob) -> Result<()> {
         let job_id = job_id.clone();
-        self.write(move |_, tx, now| jobs::update(tx, &job_id, update, now)).await
+        self.write(move |_, tx, now| jobs::update(tx, &job_id, update, now))
+            .await
     }
 
     async fn cancel_job(&self, cancel: CancelJob) -> Result<()> {
-        self.write(move |_, tx, now| jobs::cancel(tx, cancel, now)).await
+        self.write(move |_, tx, now| jobs::cancel(tx, cancel, now))
+            .await
     }
 
     async fn delete_job(&self, job_id: &JobId, force: bool) -> Result<()> {
         let job_id = job_id.clone();
-        self.write(move |_, tx, _| jobs::delete(tx, &job_id, force)).await
+        self.write(move |_, tx, _| jobs::delete(tx, &job_id, force))
+            .await
     }
 
     async fn describe_job(&self, job_id: &JobId) -> Result<Job> {
         let job_id = job_id.clone();
-        self.read(move |here, conn| jobs::describe(conn, here, &job_id)).await
+        self.read(move |here, conn| jobs::describe(conn, here, &job_id))
+            .await
     }
 
     async fn get_job_document(&self, job_id: &JobId) -> Result<String> {
         let job_id = job_id.clone();
-        self.read(move |_, conn| jobs::document(conn, &job_id)).await
+        self.read(move |_, conn| jobs::document(conn, &job_id))
+            .await
     }
 
     async fn list_jobs(&self, filter: JobFilter, page: PageRequest) -> Result<Page<JobSummary>> {
-        self.read(move |here, conn| jobs::list(conn, here, filter, page)).await
+        self.read(move |here, conn| jobs::list(conn, here, filter, page))
+            .await
     }
 
-    async fn associate_targets_with_job(&self, job_id: &JobId, targets: Vec<Target>, comment: Option<Text>) -> Result<()> {
+    async fn associate_targets_with_job(
+        &self,
+        job_id: &JobId,
+        targets: Vec<Target>,
+        comment: Option<Text>,
+    ) -> Result<()> {
         let job_id = job_id.clone();
         let comment = comment.map(String::from);
-        self.write(move |here, tx, now| jobs::associate(tx, here, &job_id, targets, comment, now)).await
+        self.write(move |here, tx, now| jobs::associate(tx, here, &job_id, targets, comment, now))
+            .await
     }
 
     async fn cancel_job_execution(&self, cancel: CancelJobExecution) -> Result<()> {
-        self.write(move |_, tx, now| jobs::cancel_execution(tx, cancel, now)).await
+        self.write(move |_, tx, now| jobs::cancel_execution(tx, cancel, now))
+            .await
     }
 
     async fn delete_job_execution(
@@ -118,7 +147,10 @@ impl Backend for Emulator {
         force: bool,
     ) -> Result<()> {
         let (job_id, thing) = (job_id.clone(), thing_name.clone());
-        self.write(move |_, tx, now| jobs::delete_execution(tx, &job_id, &thing, execution_number, force, now)).await
+        self.write(move |_, tx, now| {
+            jobs::delete_execution(tx, &job_id, &thing, execution_number, force, now)
+        })
+        .await
     }
 
     async fn describe_job_execution(
@@ -128,7 +160,10 @@ impl Backend for Emulator {
         execution_number: Option<i64>,
     ) -> Result<JobExecution> {
         let (job_id, thing) = (job_id.clone(), thing_name.clone());
-        self.read(move |here, conn| jobs::describe_execution(conn, here, &job_id, &thing, execution_number)).await
+        self.read(move |here, conn| {
+            jobs::describe_execution(conn, here, &job_id, &thing, execution_number)
+        })
+        .await
     }
 
     async fn list_job_executions_for_job(
@@ -138,7 +173,10 @@ impl Backend for Emulator {
         page: PageRequest,
     ) -> Result<Page<ExecutionSummaryForJob>> {
         let job_id = job_id.clone();
-        self.read(move |here, conn| jobs::list_executions_for_job(conn, here, &job_id, status, page)).await
+        self.read(move |here, conn| {
+            jobs::list_executions_for_job(conn, here, &job_id, status, page)
+        })
+        .await
     }
 
     async fn list_job_executions_for_thing(
@@ -148,75 +186,103 @@ impl Backend for Emulator {
         page: PageRequest,
     ) -> Result<Page<ExecutionSummaryForThing>> {
         let thing = thing_name.clone();
-        self.read(move |_, conn| jobs::list_executions_for_thing(conn, &thing, status, page)).await
+        self.read(move |_, conn| jobs::list_executions_for_thing(conn, &thing, status, page))
+            .await
     }
 
     async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()> {
-        self.write(move |_, tx, now| jobs::update_execution(tx, update, now)).await
+        self.write(move |_, tx, now| jobs::update_execution(tx, update, now))
+            .await
     }
 
     async fn create_job_template(&self, template: NewJobTemplate) -> Result<JobTemplateCreated> {
-        self.write(move |here, tx, now| jobs::create_template(tx, here, template, now)).await
+        self.write(move |here, tx, now| jobs::create_template(tx, here, template, now))
+            .await
     }
 
     async fn describe_job_template(&self, id: &JobTemplateId) -> Result<JobTemplate> {
         let id = id.clone();
-        self.read(move |here, conn| jobs::describe_template(conn, here, &id)).await
+        self.read(move |here, conn| jobs::describe_template(conn, here, &id))
+            .await
     }
 
     async fn delete_job_template(&self, id: &JobTemplateId) -> Result<()> {
         let id = id.clone();
-        self.write(move |_, tx, _| jobs::delete_template(tx, &id)).await
+        self.write(move |_, tx, _| jobs::delete_template(tx, &id))
+            .await
     }
 
     async fn list_job_templates(&self, page: PageRequest) -> Result<Page<JobTemplateSummary>> {
-        self.read(move |here, conn| jobs::list_templates(conn, here, page)).await
+        self.read(move |here, conn| jobs::list_templates(conn, here, page))
+            .await
     }
 
     async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
-        self.write(move |here, tx, now| registry::create_thing(tx, here, thing, new_id(), now)).await
+        self.write(move |here, tx, now| registry::create_thing(tx, here, thing, new_id(), now))
+            .await
     }
 
     async fn describe_thing(&self, name: &ThingName) -> Result<Thing> {
         let name = name.clone();
-        self.read(move |here, conn| registry::describe_thing(conn, here, &name)).await
+        self.read(move |here, conn| registry::describe_thing(conn, here, &name))
+            .await
     }
 
     async fn list_things(&self, page: PageRequest) -> Result<Page<ThingSummary>> {
-        self.read(move |here, conn| registry::list_things(conn, here, page)).await
+        self.read(move |here, conn| registry::list_things(conn, here, page))
+            .await
     }
 
     async fn delete_thing(&self, name: &ThingName) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, now| registry::delete_thing(tx, &name, now)).await
+        self.write(move |_, tx, now| registry::delete_thing(tx, &name, now))
+            .await
     }
 
     async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created> {
-        self.write(move |here, tx, now| registry::create_group(tx, here, group, new_id(), now)).await
+        self.write(move |here, tx, now| registry::create_group(tx, here, group, new_id(), now))
+            .await
     }
 
     async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup> {
         let name = name.clone();
-        self.read(move |here, conn| registry::describe_group(conn, here, &name)).await
+        self.read(move |here, conn| registry::describe_group(conn, here, &name))
+            .await
     }
 
-    async fn list_thing_groups(&self, name_prefix: Option<String>, page: PageRequest) -> Result<Page<GroupNameAndArn>> {
-        self.read(move |here, conn| registry::list_groups(conn, here, name_prefix, page)).await
+    async fn list_thing_groups(
+        &self,
+        name_prefix: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<GroupNameAndArn>> {
+        self.read(move |here, conn| registry::list_groups(conn, here, name_prefix, page))
+            .await
     }
 
     async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, _| registry::delete_group(tx, &name)).await
+        self.write(move |_, tx, _| registry::delete_group(tx, &name))
+            .await
     }
 
-    async fn add_thing_to_thing_group(&self, group: &ThingGroupName, thing: &ThingName) -> Result<()> {
+    async fn add_thing_to_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()> {
         let (group, thing) = (group.clone(), thing.clone());
-        self.write(move |_, tx, now| registry::add_member(tx, &group, &thing, now)).await
+        self.write(move |_, tx, now| registry::add_member(tx, &group, &thing, now))
+            .await
     }
 
-    async fn remove_thing_from_thing_group(&self, group: &ThingGroupName, thing: &ThingName) -> Result<()> {
+    async fn remove_thing_from_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()> {
         let (group, thing) = (group.clone(), thing.clone());
-        self.write(move |_, tx, now| registry::remove_member(tx, &group, &thing, now)).await
+        self.write(move |_, tx, now| registry::remove_member(tx, &group, &thing, now))
+            .await
     }
 
     async fn list_things_in_thing_group(
@@ -226,6 +292,7 @@ impl Backend for Emulator {
         page: PageRequest,
     ) -> Result<Page<ThingName>> {
         let group = group.clone();
-        self.read(move |_, conn| registry::list_members(conn, &group, recursive, page)).await
+        self.read(move |_, conn| registry::list_members(conn, &group, recursive, page))
+            .await
     }
 }

@@ -9,8 +9,12 @@ use crate::db::Res;
 
 /// The key after which the next page starts, if any.
 pub(crate) fn after_key(list: &str, page: &PageRequest) -> Res<Option<String>> {
-    let Some(token) = &page.next_token else { return Ok(None) };
-    let decoded = URL_SAFE_NO_PAD.decode(token.as_str()).map_err(|_| NextToken::invalid())?;
+    let Some(token) = &page.next_token else {
+        return Ok(None);
+    };
+    let decoded = URL_SAFE_NO_PAD
+        .decode(token.as_str())
+        .map_err(|_| NextToken::invalid())?;
     let text = String::from_utf8(decoded).map_err(|_| NextToken::invalid())?;
     match text.split_once(':') {
         Some((kind, key)) if kind == list => Ok(Some(key.to_owned())),
@@ -36,9 +40,13 @@ pub(crate) fn finish<T>(list: &str, page: &PageRequest, mut rows: Vec<(String, T
     let more = rows.len() > page.max_results.get() as usize;
     rows.truncate(page.max_results.get() as usize);
     let next_token = if more {
-        rows.last().map(|(key, _)| NextToken::new(URL_SAFE_NO_PAD.encode(format!("{list}:{key}"))))
+        rows.last()
+            .map(|(key, _)| NextToken::new(URL_SAFE_NO_PAD.encode(format!("{list}:{key}"))))
     } else {
         None
     };
-    Page { items: rows.into_iter().map(|(_, item)| item).collect(), next_token }
+    Page {
+        items: rows.into_iter().map(|(_, item)| item).collect(),
+        next_token,
+    }
 }

@@ -11,10 +11,10 @@ use models::registry::{
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::clock::{timestamp, Millis};
 use crate::db::{Fail, Res};
 use crate::jobs::{self, stored_id};
 use crate::paging;
-use crate::clock::{timestamp, Millis};
 
 /// Deepest thing group hierarchy AWS IoT allows.
 const MAX_GROUP_DEPTH: usize = 7;
@@ -40,11 +40,13 @@ pub(crate) fn group_exists(conn: &Connection, name: &ThingGroupName) -> Res<bool
 }
 
 /// A group and all its descendants' names.
-const TREE: &str = "WITH RECURSIVE tree(name) AS (SELECT ?1 UNION SELECT g.name FROM thing_groups g \
+const TREE: &str =
+    "WITH RECURSIVE tree(name) AS (SELECT ?1 UNION SELECT g.name FROM thing_groups g \
                     JOIN tree t ON g.parent_name = t.name)";
 
 /// A group and all its ancestors' names.
-const ANCESTRY: &str = "WITH RECURSIVE up(name) AS (SELECT ?1 UNION SELECT g.parent_name FROM thing_groups g \
+const ANCESTRY: &str =
+    "WITH RECURSIVE up(name) AS (SELECT ?1 UNION SELECT g.parent_name FROM thing_groups g \
                         JOIN up u ON g.name = u.name WHERE g.parent_name IS NOT NULL)";
 
 /// The things in a group and in all its descendant groups.
@@ -57,7 +59,10 @@ pub(crate) fn things_in_tree(conn: &Connection, group: &ThingGroupName) -> Res<V
         .prepare_cached(&sql)?
         .query_map([group.as_str()], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    names.into_iter().map(|n| stored_id(ThingName::parse(n))).collect()
+    names
+        .into_iter()
+        .map(|n| stored_id(ThingName::parse(n)))
+        .collect()
 }
 
 /// A group's ancestors, root first (the group itself excluded).
@@ -77,7 +82,13 @@ fn ancestors(conn: &Connection, group: &str) -> Res<Vec<String>> {
     Ok(chain)
 }
 
-pub(crate) fn create_thing(conn: &Connection, here: &Location, thing: CreateThing, id: String, now: Millis) -> Res<Created> {
+pub(crate) fn create_thing(
+    conn: &Connection,
+    here: &Location,
+    thing: CreateThing,
+    id: String,
+    now: Millis,
+) -> Res<Created> {
     let attributes = serde_json::to_string(thing.attributes.as_map()).unwrap_or_default();
     let existing: Option<(String, String)> = conn
         .prepare_cached("SELECT thing_id, attributes FROM things WHERE name = ?1")?
@@ -101,12 +112,17 @@ pub(crate) fn create_thing(conn: &Connection, here: &Location, thing: CreateThin
             id
         }
     };
-    Ok(Created { arn: here.thing_arn(&thing.thing_name), name: thing.thing_name.into(), id: thing_id })
+    Ok(Created {
+        arn: here.thing_arn(&thing.thing_name),
+        name: thing.thing_name.into(),
+        id: thing_id,
+    })
 }
 
 fn parse_attributes(text: &str) -> rusqlite::Result<BTreeMap<String, String>> {
-    serde_json::from_str(text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub(crate) fn describe_thing(conn: &Connection, here: &Location, name: &ThingName) -> Res<Thing> {
@@ -124,7 +140,11 @@ pub(crate) fn describe_thing(conn: &Connection, here: &Location, name: &ThingNam
         .ok_or_else(|| thing_not_found(name))
 }
 
-pub(crate) fn list_things(conn: &Connection, here: &Location, page: PageRequest) -> Res<Page<ThingSummary>> {
+pub(crate) fn list_things(
+    conn: &Connection,
+    here: &Location,
+    page: PageRequest,
+) -> Res<Page<ThingSummary>> {
     let after = paging::after_seq("things", &page)?;
     let rows = conn
         .prepare_cached("SELECT seq, name, attributes, version FROM things WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
@@ -135,18 +155,29 @@ pub(crate) fn list_things(conn: &Connection, here: &Location, page: PageRequest)
     let mut items = Vec::with_capacity(rows.len());
     for (seq, name, attributes, version) in rows {
         let name = stored_id(ThingName::parse(name))?;
-        items.push((seq.to_string(), ThingSummary { thing_arn: here.thing_arn(&name), thing_name: name, attributes, version }));
+        items.push((
+            seq.to_string(),
+            ThingSummary {
+                thing_arn: here.thing_arn(&name),
+                thing_name: name,
+                attributes,
+                version,
+            },
+        ));
     }
     Ok(paging::finish("things", &page, items))
 }
 
 /// Deleting a thing takes it out of its groups and REMOVES its QUEUED executions.
 pub(crate) fn delete_thing(conn: &Connection, name: &ThingName, now: Millis) -> Res<()> {
-    let deleted = conn.prepare_cached("DELETE FROM things WHERE name = ?1")?.execute([name.as_str()])?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM things WHERE name = ?1")?
+        .execute([name.as_str()])?;
     if deleted == 0 {
         return Ok(());
     }
-    conn.prepare_cached("DELETE FROM group_members WHERE thing_name = ?1")?.execute([name.as_str()])?;
+    conn.prepare_cached("DELETE FROM group_members WHERE thing_name = ?1")?
+        .execute([name.as_str()])?;
     let queued = conn
         .prepare_cached("SELECT job_id FROM job_executions WHERE thing_name = ?1 AND latest = 1 AND status = 'QUEUED'")?
         .query_map([name.as_str()], |r| r.get::<_, String>(0))?
@@ -168,7 +199,9 @@ pub(crate) fn create_group(
     let parent = group.parent_group_name.as_ref().map(ThingGroupName::as_str);
     let description = group.thing_group_description.as_ref().map(|d| d.as_str());
     let existing: Option<(String, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT group_id, parent_name, description FROM thing_groups WHERE name = ?1")?
+        .prepare_cached(
+            "SELECT group_id, parent_name, description FROM thing_groups WHERE name = ?1",
+        )?
         .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let created = |group_id: String| Created {
@@ -209,25 +242,37 @@ pub(crate) fn create_group(
     Ok(created(id))
 }
 
-pub(crate) fn describe_group(conn: &Connection, here: &Location, name: &ThingGroupName) -> Res<ThingGroup> {
+pub(crate) fn describe_group(
+    conn: &Connection,
+    here: &Location,
+    name: &ThingGroupName,
+) -> Res<ThingGroup> {
     let row: Option<(String, Option<String>, Option<String>, i64, i64)> = conn
         .prepare_cached("SELECT group_id, parent_name, description, version, created_at FROM thing_groups WHERE name = ?1")?
         .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let (group_id, parent, description, version, created) = row.ok_or_else(|| group_not_found(name))?;
+    let (group_id, parent, description, version, created) =
+        row.ok_or_else(|| group_not_found(name))?;
     let mut chain = Vec::new();
     for ancestor in ancestors(conn, name.as_str())? {
         let group_name = stored_id(ThingGroupName::parse(ancestor))?;
-        chain.push(GroupNameAndArn { group_arn: here.thing_group_arn(&group_name), group_name });
+        chain.push(GroupNameAndArn {
+            group_arn: here.thing_group_arn(&group_name),
+            group_name,
+        });
     }
     Ok(ThingGroup {
         thing_group_name: name.clone(),
         thing_group_id: group_id,
         thing_group_arn: here.thing_group_arn(name),
         version,
-        thing_group_properties: ThingGroupProperties { thing_group_description: description },
+        thing_group_properties: ThingGroupProperties {
+            thing_group_description: description,
+        },
         thing_group_metadata: ThingGroupMetadata {
-            parent_group_name: parent.map(|p| stored_id(ThingGroupName::parse(p))).transpose()?,
+            parent_group_name: parent
+                .map(|p| stored_id(ThingGroupName::parse(p)))
+                .transpose()?,
             root_to_parent_thing_groups: chain,
             creation_date: timestamp(created),
         },
@@ -253,7 +298,13 @@ pub(crate) fn list_groups(
     let mut items = Vec::with_capacity(rows.len());
     for (seq, name) in rows {
         let group_name = stored_id(ThingGroupName::parse(name))?;
-        items.push((seq.to_string(), GroupNameAndArn { group_arn: here.thing_group_arn(&group_name), group_name }));
+        items.push((
+            seq.to_string(),
+            GroupNameAndArn {
+                group_arn: here.thing_group_arn(&group_name),
+                group_name,
+            },
+        ));
     }
     Ok(paging::finish("groups", &page, items))
 }
@@ -269,12 +320,18 @@ pub(crate) fn delete_group(conn: &Connection, name: &ThingGroupName) -> Res<()> 
         ))
         .into());
     }
-    conn.prepare_cached("DELETE FROM group_members WHERE group_name = ?1")?.execute([name.as_str()])?;
-    conn.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?.execute([name.as_str()])?;
+    conn.prepare_cached("DELETE FROM group_members WHERE group_name = ?1")?
+        .execute([name.as_str()])?;
+    conn.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?
+        .execute([name.as_str()])?;
     Ok(())
 }
 
-fn require_thing_and_group(conn: &Connection, group: &ThingGroupName, thing: &ThingName) -> Res<()> {
+fn require_thing_and_group(
+    conn: &Connection,
+    group: &ThingGroupName,
+    thing: &ThingName,
+) -> Res<()> {
     if !group_exists(conn, group)? {
         return Err(group_not_found(group));
     }
@@ -285,7 +342,11 @@ fn require_thing_and_group(conn: &Connection, group: &ThingGroupName, thing: &Th
 }
 
 /// The jobs a group's membership feeds: those targeting the group or one of its ancestors.
-fn jobs_targeting_ancestry(conn: &Connection, group: &ThingGroupName, only_active_continuous: bool) -> Res<Vec<String>> {
+fn jobs_targeting_ancestry(
+    conn: &Connection,
+    group: &ThingGroupName,
+    only_active_continuous: bool,
+) -> Res<Vec<String>> {
     let sql = format!(
         "{ANCESTRY} SELECT DISTINCT j.job_id FROM jobs j JOIN job_targets t ON t.job_id = j.job_id \
          WHERE t.group_name IN (SELECT name FROM up) \
@@ -293,11 +354,18 @@ fn jobs_targeting_ancestry(conn: &Connection, group: &ThingGroupName, only_activ
     );
     Ok(conn
         .prepare_cached(&sql)?
-        .query_map(params![group.as_str(), only_active_continuous], |r| r.get::<_, String>(0))?
+        .query_map(params![group.as_str(), only_active_continuous], |r| {
+            r.get::<_, String>(0)
+        })?
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-pub(crate) fn add_member(conn: &Connection, group: &ThingGroupName, thing: &ThingName, now: Millis) -> Res<()> {
+pub(crate) fn add_member(
+    conn: &Connection,
+    group: &ThingGroupName,
+    thing: &ThingName,
+    now: Millis,
+) -> Res<()> {
     require_thing_and_group(conn, group, thing)?;
     let groups: Vec<String> = conn
         .prepare_cached("SELECT group_name FROM group_members WHERE thing_name = ?1")?
@@ -317,7 +385,9 @@ pub(crate) fn add_member(conn: &Connection, group: &ThingGroupName, thing: &Thin
     // InvalidRequestException; here it is a conflict with the thing's memberships (409).
     let new_ancestry = ancestors(conn, group.as_str())?;
     for other in &groups {
-        if new_ancestry.contains(other) || ancestors(conn, other)?.iter().any(|a| a == group.as_str()) {
+        if new_ancestry.contains(other)
+            || ancestors(conn, other)?.iter().any(|a| a == group.as_str())
+        {
             return Err(DomainError::Conflict(format!(
                 "thing {:?} is already in thing group {other:?} of the same hierarchy",
                 thing.as_str()
@@ -333,7 +403,12 @@ pub(crate) fn add_member(conn: &Connection, group: &ThingGroupName, thing: &Thin
     Ok(())
 }
 
-pub(crate) fn remove_member(conn: &Connection, group: &ThingGroupName, thing: &ThingName, now: Millis) -> Res<()> {
+pub(crate) fn remove_member(
+    conn: &Connection,
+    group: &ThingGroupName,
+    thing: &ThingName,
+    now: Millis,
+) -> Res<()> {
     require_thing_and_group(conn, group, thing)?;
     let removed = conn
         .prepare_cached("DELETE FROM group_members WHERE group_name = ?1 AND thing_name = ?2")?
@@ -355,7 +430,9 @@ fn still_targeted(conn: &Connection, job_id: &str, thing: &ThingName) -> Res<boo
                UNION SELECT g.parent_name FROM thing_groups g JOIN up u ON g.name = u.name WHERE g.parent_name IS NOT NULL) \
                SELECT EXISTS (SELECT 1 FROM job_targets WHERE job_id = ?1 \
                AND (thing_name = ?2 OR group_name IN (SELECT name FROM up)))";
-    Ok(conn.prepare_cached(sql)?.query_row([job_id, thing.as_str()], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([job_id, thing.as_str()], |r| r.get(0))?)
 }
 
 pub(crate) fn list_members(
@@ -375,7 +452,10 @@ pub(crate) fn list_members(
     );
     let names = conn
         .prepare_cached(&sql)?
-        .query_map(params![group.as_str(), recursive, after, paging::fetch_limit(&page)], |r| r.get::<_, String>(0))?
+        .query_map(
+            params![group.as_str(), recursive, after, paging::fetch_limit(&page)],
+            |r| r.get::<_, String>(0),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     let mut items = Vec::with_capacity(names.len());
     for name in names {

@@ -43,15 +43,21 @@ impl ApiError {
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "RouteNotFound"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
             ApiError::Domain(e) => match e {
-                DomainError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "ValidationError"),
+                DomainError::Validation { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "ValidationError")
+                }
                 DomainError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFound"),
                 DomainError::AlreadyExists(_) => (StatusCode::CONFLICT, "ResourceAlreadyExists"),
                 DomainError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
-                DomainError::InvalidStateTransition(_) => (StatusCode::CONFLICT, "InvalidStateTransition"),
+                DomainError::InvalidStateTransition(_) => {
+                    (StatusCode::CONFLICT, "InvalidStateTransition")
+                }
                 DomainError::VersionConflict(_) => (StatusCode::CONFLICT, "VersionConflict"),
                 DomainError::LimitExceeded(_) => (StatusCode::CONFLICT, "LimitExceeded"),
                 DomainError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
-                DomainError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+                DomainError::Unavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                }
                 DomainError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             },
         }
@@ -64,7 +70,10 @@ impl ApiError {
                 format!("Content-Type must be application/json, got {given:?}")
             }
             ApiError::PayloadTooLarge => {
-                format!("the body is larger than {} bytes", crate::extract::MAX_BODY_BYTES)
+                format!(
+                    "the body is larger than {} bytes",
+                    crate::extract::MAX_BODY_BYTES
+                )
             }
             ApiError::RouteNotFound(path) => format!("no operation is served at {path}"),
             ApiError::MethodNotAllowed(detail) => detail.clone(),
@@ -82,9 +91,21 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let message = self.message();
-        let mut response = crate::json_response(status, &ErrorBody { error: &message, code });
-        if let ApiError::Domain(DomainError::Throttled { retry_after_seconds, .. }) = &self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        let mut response = crate::json_response(
+            status,
+            &ErrorBody {
+                error: &message,
+                code,
+            },
+        );
+        if let ApiError::Domain(DomainError::Throttled {
+            retry_after_seconds,
+            ..
+        }) = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
         response
     }

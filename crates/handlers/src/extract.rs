@@ -32,12 +32,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         if bytes != b"{}" {
-            let given = content_type.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+            let given = content_type
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             let is_json = given
                 .parse::<mime::Mime>()
-                .map(|m| m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON)))
+                .map(|m| {
+                    m.type_() == mime::APPLICATION
+                        && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+                })
                 .unwrap_or(false);
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType(given.to_owned()));
@@ -48,7 +58,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         if !value.is_object() {
             return Err(DomainError::validation("body", "must be a JSON object").into());
         }
-        serde_path_to_error::deserialize(value).map(Body).map_err(|e| field_error(e, "body"))
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| field_error(e, "body"))
     }
 }
 
@@ -60,36 +72,55 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|e| field_error(e, "query string"))
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|e| field_error(e, "query string"))
     }
 }
 
 /// The page a list operation's `maxResults` and `nextToken` ask for.
 pub fn page(max_results: Option<MaxResults>, next_token: Option<NextToken>) -> PageRequest {
-    PageRequest { max_results: max_results.unwrap_or_default(), next_token }
+    PageRequest {
+        max_results: max_results.unwrap_or_default(),
+        next_token,
+    }
 }
 
 /// `maxResults` from a query string, where it arrives as text.
-pub fn max_results<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<MaxResults>, D::Error> {
+pub fn max_results<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<MaxResults>, D::Error> {
     let text = String::deserialize(deserializer)?;
-    let value: i64 = text
-        .parse()
-        .map_err(|_| serde::de::Error::custom(format!("must be an integer from 1 to {}, got {text:?}", MaxResults::MAX)))?;
-    MaxResults::parse(value).map(Some).map_err(serde::de::Error::custom)
+    let value: i64 = text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "must be an integer from 1 to {}, got {text:?}",
+            MaxResults::MAX
+        ))
+    })?;
+    MaxResults::parse(value)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A boolean query parameter: `true` or `false`.
-pub fn bool_from_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+pub fn bool_from_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
     match String::deserialize(deserializer)?.as_str() {
         "true" => Ok(Some(true)),
         "false" => Ok(Some(false)),
-        other => Err(serde::de::Error::custom(format!("must be true or false, got {other:?}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "must be true or false, got {other:?}"
+        ))),
     }
 }
 
 /// An execution number, from a query string (text) or a body (a number or a string of digits).
-pub fn execution_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+pub fn execution_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum NumberOrText {
@@ -97,9 +128,13 @@ pub fn execution_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Re
         Text(String),
     }
     let rule = "must be a positive integer";
-    let number = match NumberOrText::deserialize(deserializer).map_err(|_| serde::de::Error::custom(rule))? {
+    let number = match NumberOrText::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom(rule))?
+    {
         NumberOrText::Number(n) => n,
-        NumberOrText::Text(t) => t.parse().map_err(|_| serde::de::Error::custom(format!("{rule}, got {t:?}")))?,
+        NumberOrText::Text(t) => t
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{rule}, got {t:?}")))?,
     };
     if number < 1 {
         return Err(serde::de::Error::custom(format!("{rule}, got {number}")));
@@ -120,6 +155,10 @@ pub fn force(body: Option<bool>, query: Option<bool>) -> Result<bool, ApiError> 
 }
 
 /// Parses one path parameter with the identifier's own rule.
-pub fn path_param<T>(field: &str, value: String, parse: fn(String) -> Result<T, String>) -> Result<T, ApiError> {
+pub fn path_param<T>(
+    field: &str,
+    value: String,
+    parse: fn(String) -> Result<T, String>,
+) -> Result<T, ApiError> {
     parse(value).map_err(|rule| DomainError::validation(field, rule).into())
 }

@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use models::fields::StatusDetails;
 use models::ids::{JobId, ThingGroupName, ThingName};
 use models::job::{
-    AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob, ExecutionStatus,
-    JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
+    AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob,
+    ExecutionStatus, JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
 };
 use models::{DomainError, MaxResults, NextToken};
 use serde::{Deserialize, Serialize};
@@ -24,15 +24,25 @@ fn thing_name(value: String) -> Result<ThingName, crate::ApiError> {
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
     if count == 0 || count > MAX_JOB_TARGETS {
-        return Err(DomainError::validation("targets", format!("must hold 1 to {MAX_JOB_TARGETS} targets, got {count}")));
+        return Err(DomainError::validation(
+            "targets",
+            format!("must hold 1 to {MAX_JOB_TARGETS} targets, got {count}"),
+        ));
     }
     Ok(())
 }
 
-pub async fn create_job(State(backend): State<AppState>, Body(body): Body<CreateJob>) -> HandlerResult {
+pub async fn create_job(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateJob>,
+) -> HandlerResult {
     check_target_count(body.targets.len())?;
     if body.document.is_none() && body.job_template_id.is_none() {
-        return Err(DomainError::validation("document", "is required unless jobTemplateId is given").into());
+        return Err(DomainError::validation(
+            "document",
+            "is required unless jobTemplateId is given",
+        )
+        .into());
     }
     let job_id = match body.job_id {
         Some(id) => id,
@@ -51,7 +61,9 @@ pub async fn create_job(State(backend): State<AppState>, Body(body): Body<Create
             presigned_url_config: body.presigned_url_config,
         })
         .await?;
-    Ok(ok(json!({"created": true, "jobId": created.job_id, "jobArn": created.job_arn})))
+    Ok(ok(
+        json!({"created": true, "jobId": created.job_id, "jobArn": created.job_arn}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -75,17 +87,35 @@ struct ListBody<T> {
 }
 
 /// A list response: `{"<key>": [...], "nextToken"?}`.
-pub(crate) fn list_response<T: Serialize>(key: &str, page: models::Page<T>) -> axum::response::Response {
-    ok(ListBody { items: json!({ key: page.items }), next_token: page.next_token })
+pub(crate) fn list_response<T: Serialize>(
+    key: &str,
+    page: models::Page<T>,
+) -> axum::response::Response {
+    ok(ListBody {
+        items: json!({ key: page.items }),
+        next_token: page.next_token,
+    })
 }
 
-pub async fn list_jobs(State(backend): State<AppState>, Query(q): Query<ListJobsQuery>) -> HandlerResult {
-    let filter = JobFilter { status: q.status, target_selection: q.target_selection, thing_group_name: q.thing_group_name };
-    let page = backend.list_jobs(filter, extract::page(q.max_results, q.next_token)).await?;
+pub async fn list_jobs(
+    State(backend): State<AppState>,
+    Query(q): Query<ListJobsQuery>,
+) -> HandlerResult {
+    let filter = JobFilter {
+        status: q.status,
+        target_selection: q.target_selection,
+        thing_group_name: q.thing_group_name,
+    };
+    let page = backend
+        .list_jobs(filter, extract::page(q.max_results, q.next_token))
+        .await?;
     Ok(list_response("jobs", page))
 }
 
-pub async fn describe_job(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+pub async fn describe_job(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+) -> HandlerResult {
     let job = backend.describe_job(&job_id(id)?).await?;
     Ok(ok(json!({ "job": job })))
 }
@@ -141,7 +171,14 @@ pub async fn cancel_job(
 ) -> HandlerResult {
     let job_id = job_id(id)?;
     let force = extract::force(body.force, q.force)?;
-    backend.cancel_job(CancelJob { job_id, comment: body.comment, reason_code: body.reason_code, force }).await?;
+    backend
+        .cancel_job(CancelJob {
+            job_id,
+            comment: body.comment,
+            reason_code: body.reason_code,
+            force,
+        })
+        .await?;
     Ok(ok(json!({"canceled": true})))
 }
 
@@ -152,11 +189,16 @@ pub async fn associate_targets_with_job(
 ) -> HandlerResult {
     let id = job_id(id)?;
     check_target_count(body.targets.len())?;
-    backend.associate_targets_with_job(&id, body.targets, body.comment).await?;
+    backend
+        .associate_targets_with_job(&id, body.targets, body.comment)
+        .await?;
     Ok(ok(json!({"associated": true})))
 }
 
-pub async fn get_job_document(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+pub async fn get_job_document(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+) -> HandlerResult {
     let document = backend.get_job_document(&job_id(id)?).await?;
     Ok(ok(json!({ "document": document })))
 }
@@ -176,7 +218,9 @@ pub async fn list_job_executions_for_job(
     Query(q): Query<ListExecutionsQuery>,
 ) -> HandlerResult {
     let id = job_id(id)?;
-    let page = backend.list_job_executions_for_job(&id, q.status, extract::page(q.max_results, q.next_token)).await?;
+    let page = backend
+        .list_job_executions_for_job(&id, q.status, extract::page(q.max_results, q.next_token))
+        .await?;
     Ok(list_response("executionSummaries", page))
 }
 
@@ -186,8 +230,9 @@ pub async fn list_job_executions_for_thing(
     Query(q): Query<ListExecutionsQuery>,
 ) -> HandlerResult {
     let name = thing_name(name)?;
-    let page =
-        backend.list_job_executions_for_thing(&name, q.status, extract::page(q.max_results, q.next_token)).await?;
+    let page = backend
+        .list_job_executions_for_thing(&name, q.status, extract::page(q.max_results, q.next_token))
+        .await?;
     Ok(list_response("executionSummaries", page))
 }
 
@@ -204,7 +249,9 @@ pub async fn describe_job_execution(
     Query(q): Query<ExecutionNumberQuery>,
 ) -> HandlerResult {
     let (id, name) = (job_id(id)?, thing_name(name)?);
-    let execution = backend.describe_job_execution(&id, &name, q.execution_number).await?;
+    let execution = backend
+        .describe_job_execution(&id, &name, q.execution_number)
+        .await?;
     Ok(ok(json!({ "execution": execution })))
 }
 
@@ -243,9 +290,16 @@ pub async fn delete_job_execution(
         }
         (Some(n), _) | (None, Some(n)) => n,
         // Without a number, the latest execution is meant, as GET shows it.
-        (None, None) => backend.describe_job_execution(&id, &name, None).await?.execution_number,
+        (None, None) => {
+            backend
+                .describe_job_execution(&id, &name, None)
+                .await?
+                .execution_number
+        }
     };
-    backend.delete_job_execution(&id, &name, number, force).await?;
+    backend
+        .delete_job_execution(&id, &name, number, force)
+        .await?;
     Ok(ok(json!({"deleted": true})))
 }
 

@@ -84,7 +84,9 @@ pub fn router(backend: AppState) -> Router {
         let methods = OPERATIONS
             .iter()
             .filter(|op| op.path == path)
-            .fold(MethodRouter::new(), |methods, op| methods.merge((op.route)(method_filter(&op.method))))
+            .fold(MethodRouter::new(), |methods, op| {
+                methods.merge((op.route)(method_filter(&op.method)))
+            })
             .fallback(method_not_allowed);
         router = router.route(path, methods);
     }
@@ -131,7 +133,10 @@ pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T)
     match serde_json::to_vec(body) {
         Ok(bytes) => {
             let mut response = (status, bytes).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
         Err(e) => {

@@ -20,27 +20,44 @@ fn group_name(value: String) -> Result<ThingGroupName, crate::ApiError> {
     path_param("thingGroupName", value, ThingGroupName::parse)
 }
 
-pub async fn create_thing(State(backend): State<AppState>, Body(body): Body<CreateThing>) -> HandlerResult {
+pub async fn create_thing(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateThing>,
+) -> HandlerResult {
     let created = backend.create_thing(body).await?;
-    Ok(ok(json!({"created": true, "thingName": created.name, "thingId": created.id, "thingArn": created.arn})))
+    Ok(ok(
+        json!({"created": true, "thingName": created.name, "thingId": created.id, "thingArn": created.arn}),
+    ))
 }
 
-pub async fn list_things(State(backend): State<AppState>, Query(q): Query<ListQuery>) -> HandlerResult {
+pub async fn list_things(
+    State(backend): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> HandlerResult {
     let page = backend.list_things(q.into_page()).await?;
     Ok(list_response("things", page))
 }
 
-pub async fn describe_thing(State(backend): State<AppState>, Path(name): Path<String>) -> HandlerResult {
+pub async fn describe_thing(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
     let thing = backend.describe_thing(&thing_name(name)?).await?;
     Ok(ok(json!({ "thing": thing })))
 }
 
-pub async fn delete_thing(State(backend): State<AppState>, Path(name): Path<String>) -> HandlerResult {
+pub async fn delete_thing(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
     backend.delete_thing(&thing_name(name)?).await?;
     Ok(ok(json!({"deleted": true})))
 }
 
-pub async fn create_thing_group(State(backend): State<AppState>, Body(body): Body<CreateThingGroup>) -> HandlerResult {
+pub async fn create_thing_group(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateThingGroup>,
+) -> HandlerResult {
     let created = backend.create_thing_group(body).await?;
     Ok(ok(json!({
         "created": true,
@@ -59,18 +76,29 @@ pub struct ListGroupsQuery {
     name_prefix_filter: Option<ThingGroupName>,
 }
 
-pub async fn list_thing_groups(State(backend): State<AppState>, Query(q): Query<ListGroupsQuery>) -> HandlerResult {
+pub async fn list_thing_groups(
+    State(backend): State<AppState>,
+    Query(q): Query<ListGroupsQuery>,
+) -> HandlerResult {
     let prefix = q.name_prefix_filter.map(String::from);
-    let page = backend.list_thing_groups(prefix, extract::page(q.max_results, q.next_token)).await?;
+    let page = backend
+        .list_thing_groups(prefix, extract::page(q.max_results, q.next_token))
+        .await?;
     Ok(list_response("thingGroups", page))
 }
 
-pub async fn describe_thing_group(State(backend): State<AppState>, Path(name): Path<String>) -> HandlerResult {
+pub async fn describe_thing_group(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
     let group = backend.describe_thing_group(&group_name(name)?).await?;
     Ok(ok(json!({ "thingGroup": group })))
 }
 
-pub async fn delete_thing_group(State(backend): State<AppState>, Path(name): Path<String>) -> HandlerResult {
+pub async fn delete_thing_group(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
     backend.delete_thing_group(&group_name(name)?).await?;
     Ok(ok(json!({"deleted": true})))
 }
@@ -79,7 +107,9 @@ pub async fn add_thing_to_thing_group(
     State(backend): State<AppState>,
     Path((group, thing)): Path<(String, String)>,
 ) -> HandlerResult {
-    backend.add_thing_to_thing_group(&group_name(group)?, &thing_name(thing)?).await?;
+    backend
+        .add_thing_to_thing_group(&group_name(group)?, &thing_name(thing)?)
+        .await?;
     Ok(ok(json!({"added": true})))
 }
 
@@ -87,7 +117,9 @@ pub async fn remove_thing_from_thing_group(
     State(backend): State<AppState>,
     Path((group, thing)): Path<(String, String)>,
 ) -> HandlerResult {
-    backend.remove_thing_from_thing_group(&group_name(group)?, &thing_name(thing)?).await?;
+    backend
+        .remove_thing_from_thing_group(&group_name(group)?, &thing_name(thing)?)
+        .await?;
     Ok(ok(json!({"removed": true})))
 }
 
@@ -108,7 +140,11 @@ pub async fn list_things_in_thing_group(
 ) -> HandlerResult {
     let group = group_name(name)?;
     let page = backend
-        .list_things_in_thing_group(&group, q.recursive.unwrap_or(false), extract::page(q.max_results, q.next_token))
+        .list_things_in_thing_group(
+            &group,
+            q.recursive.unwrap_or(false),
+            extract::page(q.max_results, q.next_token),
+        )
         .await?;
     Ok(list_response("things", page))
 }

@@ -15,10 +15,15 @@ fn template_id(value: String) -> Result<JobTemplateId, crate::ApiError> {
     path_param("jobTemplateId", value, JobTemplateId::parse)
 }
 
-pub async fn create_job_template(State(backend): State<AppState>, Body(body): Body<CreateJobTemplate>) -> HandlerResult {
+pub async fn create_job_template(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateJobTemplate>,
+) -> HandlerResult {
     let job_template_id = match body.job_template_id {
         Some(id) => id,
-        None => JobTemplateId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?,
+        None => {
+            JobTemplateId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?
+        }
     };
     let created = backend
         .create_job_template(NewJobTemplate {
@@ -51,17 +56,26 @@ impl ListQuery {
     }
 }
 
-pub async fn list_job_templates(State(backend): State<AppState>, Query(q): Query<ListQuery>) -> HandlerResult {
+pub async fn list_job_templates(
+    State(backend): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> HandlerResult {
     let page = backend.list_job_templates(q.into_page()).await?;
     Ok(list_response("jobTemplates", page))
 }
 
-pub async fn describe_job_template(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+pub async fn describe_job_template(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+) -> HandlerResult {
     let template = backend.describe_job_template(&template_id(id)?).await?;
     Ok(ok(json!({ "jobTemplate": template })))
 }
 
-pub async fn delete_job_template(State(backend): State<AppState>, Path(id): Path<String>) -> HandlerResult {
+pub async fn delete_job_template(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+) -> HandlerResult {
     backend.delete_job_template(&template_id(id)?).await?;
     Ok(ok(json!({"deleted": true})))
 }

@@ -4,15 +4,17 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::fields::Text;
 use crate::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use crate::job::{
-    CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob, ExecutionSummaryForThing, Job,
-    JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob,
-    UpdateJobExecution,
+    CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
+    ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
 };
 use crate::page::{Page, PageRequest};
-use crate::registry::{CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary};
-use crate::fields::Text;
+use crate::registry::{
+    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
+};
 
 /// An AWS IoT control plane (plus the one jobs data-plane call a device makes).
 #[async_trait]
@@ -28,8 +30,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_job(&self, job_id: &JobId) -> Result<Job>;
     async fn get_job_document(&self, job_id: &JobId) -> Result<String>;
     async fn list_jobs(&self, filter: JobFilter, page: PageRequest) -> Result<Page<JobSummary>>;
-    async fn associate_targets_with_job(&self, job_id: &JobId, targets: Vec<Target>, comment: Option<Text>)
-        -> Result<()>;
+    async fn associate_targets_with_job(
+        &self,
+        job_id: &JobId,
+        targets: Vec<Target>,
+        comment: Option<Text>,
+    ) -> Result<()>;
 
     // Job executions.
     async fn cancel_job_execution(&self, cancel: CancelJobExecution) -> Result<()>;
@@ -78,12 +84,23 @@ pub trait Backend: Send + Sync + 'static {
     // Thing groups.
     async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created>;
     async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup>;
-    async fn list_thing_groups(&self, name_prefix: Option<String>, page: PageRequest)
-        -> Result<Page<GroupNameAndArn>>;
+    async fn list_thing_groups(
+        &self,
+        name_prefix: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<GroupNameAndArn>>;
     /// Succeeds when the group does not exist, as AWS IoT's DeleteThingGroup does.
     async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()>;
-    async fn add_thing_to_thing_group(&self, group: &ThingGroupName, thing: &ThingName) -> Result<()>;
-    async fn remove_thing_from_thing_group(&self, group: &ThingGroupName, thing: &ThingName) -> Result<()>;
+    async fn add_thing_to_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()>;
+    async fn remove_thing_from_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()>;
     async fn list_things_in_thing_group(
         &self,
         group: &ThingGroupName,

@@ -30,7 +30,10 @@ pub enum DomainError {
     LimitExceeded(String),
     /// The backing service asks the caller to slow down.
     #[error("{message}")]
-    Throttled { message: String, retry_after_seconds: u64 },
+    Throttled {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// The backing service could not be reached or failed; the request may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -41,7 +44,10 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn validation(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        DomainError::Validation { field: field.into(), rule: rule.into() }
+        DomainError::Validation {
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
 }
 

@@ -25,7 +25,10 @@ impl TryFrom<String> for Text {
     fn try_from(value: String) -> Result<Self, String> {
         let len = value.chars().count();
         if len == 0 || len > Self::MAX_LEN {
-            return Err(format!("must be 1 to {} characters long, got {len}", Self::MAX_LEN));
+            return Err(format!(
+                "must be 1 to {} characters long, got {len}",
+                Self::MAX_LEN
+            ));
         }
         if value.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -57,7 +60,10 @@ impl TryFrom<String> for ReasonCode {
         if value.is_empty() || value.len() > 128 {
             return Err("must be 1 to 128 characters long".into());
         }
-        if !value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
             return Err("must match [A-Z0-9_]+".into());
         }
         Ok(ReasonCode(value))
@@ -87,7 +93,11 @@ impl TryFrom<String> for JobDocument {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
         if value.len() > Self::MAX_BYTES {
-            return Err(format!("must be at most {} bytes, got {}", Self::MAX_BYTES, value.len()));
+            return Err(format!(
+                "must be at most {} bytes, got {}",
+                Self::MAX_BYTES,
+                value.len()
+            ));
         }
         serde_json::from_str::<serde::de::IgnoredAny>(&value)
             .map_err(|e| format!("must be a JSON text: {e}"))?;
@@ -104,7 +114,10 @@ impl From<JobDocument> for String {
 /// Name/value pairs a job execution reports: at most 10, names 1 to 128 of `[a-zA-Z0-9:_-]`,
 /// values 1 to 1024 characters without control characters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+#[serde(
+    try_from = "BTreeMap<String, String>",
+    into = "BTreeMap<String, String>"
+)]
 pub struct StatusDetails(BTreeMap<String, String>);
 
 impl StatusDetails {
@@ -119,12 +132,18 @@ impl TryFrom<BTreeMap<String, String>> for StatusDetails {
     type Error = String;
     fn try_from(map: BTreeMap<String, String>) -> Result<Self, String> {
         if map.len() > Self::MAX_PAIRS {
-            return Err(format!("must hold at most {} pairs, got {}", Self::MAX_PAIRS, map.len()));
+            return Err(format!(
+                "must hold at most {} pairs, got {}",
+                Self::MAX_PAIRS,
+                map.len()
+            ));
         }
         for (name, value) in &map {
             let name_ok = !name.is_empty()
                 && name.len() <= 128
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
             if !name_ok {
                 return Err(format!("name {name:?} must be 1 to 128 of [a-zA-Z0-9:_-]"));
             }
@@ -145,7 +164,12 @@ impl From<StatusDetails> for BTreeMap<String, String> {
     }
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, min: T, max: T) -> Result<T, String> {
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<T, String> {
     if value < min || value > max {
         return Err(format!("{name} must be from {min} to {max}, got {value}"));
     }
@@ -154,7 +178,11 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, min:
 
 /// How long an execution may stay IN_PROGRESS before it times out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawTimeoutConfig")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawTimeoutConfig"
+)]
 pub struct TimeoutConfig {
     pub in_progress_timeout_in_minutes: i64,
 }
@@ -168,14 +196,25 @@ struct RawTimeoutConfig {
 impl TryFrom<RawTimeoutConfig> for TimeoutConfig {
     type Error = String;
     fn try_from(raw: RawTimeoutConfig) -> Result<Self, String> {
-        let minutes = in_range("inProgressTimeoutInMinutes", raw.in_progress_timeout_in_minutes, 1, 10080)?;
-        Ok(TimeoutConfig { in_progress_timeout_in_minutes: minutes })
+        let minutes = in_range(
+            "inProgressTimeoutInMinutes",
+            raw.in_progress_timeout_in_minutes,
+            1,
+            10080,
+        )?;
+        Ok(TimeoutConfig {
+            in_progress_timeout_in_minutes: minutes,
+        })
     }
 }
 
 /// How fast executions are rolled out: a fixed rate, or an exponentially growing one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawRolloutConfig")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawRolloutConfig"
+)]
 pub struct RolloutConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maximum_per_minute: Option<i64>,
@@ -214,30 +253,57 @@ impl TryFrom<RawRolloutConfig> for RolloutConfig {
             in_range("maximumPerMinute", max, 1, 1000)?;
         }
         if let Some(rate) = &raw.exponential_rate {
-            in_range("exponentialRate.baseRatePerMinute", rate.base_rate_per_minute, 1, 1000)?;
-            in_range("exponentialRate.incrementFactor", rate.increment_factor, 1.1, 5.0)?;
+            in_range(
+                "exponentialRate.baseRatePerMinute",
+                rate.base_rate_per_minute,
+                1,
+                1000,
+            )?;
+            in_range(
+                "exponentialRate.incrementFactor",
+                rate.increment_factor,
+                1.1,
+                5.0,
+            )?;
             let criteria = &rate.rate_increase_criteria;
-            match (criteria.number_of_notified_things, criteria.number_of_succeeded_things) {
+            match (
+                criteria.number_of_notified_things,
+                criteria.number_of_succeeded_things,
+            ) {
                 (Some(n), None) | (None, Some(n)) => {
-                    in_range("exponentialRate.rateIncreaseCriteria threshold", n, 1, i64::from(i32::MAX))?;
+                    in_range(
+                        "exponentialRate.rateIncreaseCriteria threshold",
+                        n,
+                        1,
+                        i64::from(i32::MAX),
+                    )?;
                 }
                 _ => {
-                    return Err("exponentialRate.rateIncreaseCriteria must hold exactly one of \
+                    return Err(
+                        "exponentialRate.rateIncreaseCriteria must hold exactly one of \
                                 numberOfNotifiedThings and numberOfSucceededThings"
-                        .into())
+                            .into(),
+                    )
                 }
             }
         }
         if raw.maximum_per_minute.is_none() && raw.exponential_rate.is_none() {
             return Err("must hold maximumPerMinute or exponentialRate".into());
         }
-        Ok(RolloutConfig { maximum_per_minute: raw.maximum_per_minute, exponential_rate: raw.exponential_rate })
+        Ok(RolloutConfig {
+            maximum_per_minute: raw.maximum_per_minute,
+            exponential_rate: raw.exponential_rate,
+        })
     }
 }
 
 /// Where devices get pre-signed S3 URLs for the job's files.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "RawPresignedUrlConfig")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawPresignedUrlConfig"
+)]
 pub struct PresignedUrlConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
@@ -260,7 +326,10 @@ impl TryFrom<RawPresignedUrlConfig> for PresignedUrlConfig {
             }
         }
         let expires = in_range("expiresInSec", raw.expires_in_sec.unwrap_or(3600), 60, 3600)?;
-        Ok(PresignedUrlConfig { role_arn: raw.role_arn, expires_in_sec: expires })
+        Ok(PresignedUrlConfig {
+            role_arn: raw.role_arn,
+            expires_in_sec: expires,
+        })
     }
 }
 
@@ -286,11 +355,17 @@ mod tests {
 
     #[test]
     fn configs_check_their_ranges() {
-        let parse = |v: serde_json::Value| serde_json::from_value::<RolloutConfig>(v).map_err(|e| e.to_string());
+        let parse = |v: serde_json::Value| {
+            serde_json::from_value::<RolloutConfig>(v).map_err(|e| e.to_string())
+        };
         assert!(parse(serde_json::json!({"maximumPerMinute": 10})).is_ok());
-        assert!(parse(serde_json::json!({"maximumPerMinute": 0})).unwrap_err().contains("maximumPerMinute"));
+        assert!(parse(serde_json::json!({"maximumPerMinute": 0}))
+            .unwrap_err()
+            .contains("maximumPerMinute"));
         assert!(parse(serde_json::json!({})).is_err());
-        let timeout = serde_json::from_value::<TimeoutConfig>(serde_json::json!({"inProgressTimeoutInMinutes": 10081}));
+        let timeout = serde_json::from_value::<TimeoutConfig>(
+            serde_json::json!({"inProgressTimeoutInMinutes": 10081}),
+        );
         assert!(timeout.is_err());
     }
 }

@@ -15,7 +15,10 @@ enum Charset {
 
 impl Charset {
     fn allows(self, c: char) -> bool {
-        c.is_ascii_alphanumeric() || c == '_' || c == '-' || (matches!(self, Charset::RegistryName) && c == ':')
+        c.is_ascii_alphanumeric()
+            || c == '_'
+            || c == '-'
+            || (matches!(self, Charset::RegistryName) && c == ':')
     }
 
     fn pattern(self) -> &'static str {
@@ -127,8 +130,14 @@ impl Location {
 /// thing and a group may share a name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    Thing { name: ThingName, location: Option<Location> },
-    ThingGroup { name: ThingGroupName, location: Location },
+    Thing {
+        name: ThingName,
+        location: Option<Location>,
+    },
+    ThingGroup {
+        name: ThingGroupName,
+        location: Location,
+    },
 }
 
 /// Longest target ARN AWS IoT accepts.
@@ -141,8 +150,13 @@ impl Target {
         }
         let Some(rest) = value.strip_prefix("arn:") else {
             return ThingName::parse(value)
-                .map(|name| Target::Thing { name, location: None })
-                .map_err(|e| format!("{value:?} is neither a thing name nor an ARN: a thing name {e}"));
+                .map(|name| Target::Thing {
+                    name,
+                    location: None,
+                })
+                .map_err(|e| {
+                    format!("{value:?} is neither a thing name nor an ARN: a thing name {e}")
+                });
         };
         let bad = || {
             format!(
@@ -154,13 +168,23 @@ impl Target {
         let [partition, service, region, account, resource] = parts[..] else {
             return Err(bad());
         };
-        if !partition.starts_with("aws") || service != "iot" || region.is_empty() || account.is_empty() {
+        if !partition.starts_with("aws")
+            || service != "iot"
+            || region.is_empty()
+            || account.is_empty()
+        {
             return Err(bad());
         }
-        let location = Location { region: region.to_owned(), account: account.to_owned() };
+        let location = Location {
+            region: region.to_owned(),
+            account: account.to_owned(),
+        };
         match resource.split_once('/') {
             Some(("thing", name)) => ThingName::parse(name)
-                .map(|name| Target::Thing { name, location: Some(location) })
+                .map(|name| Target::Thing {
+                    name,
+                    location: Some(location),
+                })
                 .map_err(|e| format!("{value:?}: the thing name {e}")),
             Some(("thinggroup", name)) => ThingGroupName::parse(name)
                 .map(|name| Target::ThingGroup { name, location })
@@ -188,20 +212,37 @@ mod tests {
 
     #[test]
     fn targets_are_thing_names_or_iot_arns() {
-        let here = Location { region: "us-east-1".into(), account: "000000000000".into() };
+        let here = Location {
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+        };
         assert_eq!(
             Target::parse("lamp").unwrap(),
-            Target::Thing { name: ThingName::parse("lamp").unwrap(), location: None }
+            Target::Thing {
+                name: ThingName::parse("lamp").unwrap(),
+                location: None
+            }
         );
         assert_eq!(
             Target::parse("arn:aws:iot:us-east-1:000000000000:thinggroup/floor-1").unwrap(),
-            Target::ThingGroup { name: ThingGroupName::parse("floor-1").unwrap(), location: here.clone() }
+            Target::ThingGroup {
+                name: ThingGroupName::parse("floor-1").unwrap(),
+                location: here.clone()
+            }
         );
         assert_eq!(
             Target::parse(&here.thing_arn(&ThingName::parse("lamp").unwrap())).unwrap(),
-            Target::Thing { name: ThingName::parse("lamp").unwrap(), location: Some(here) }
+            Target::Thing {
+                name: ThingName::parse("lamp").unwrap(),
+                location: Some(here)
+            }
         );
-        for bad in ["arn:aws:s3:::bucket", "arn:aws:iot:r:a:job/x", "arn:aws:iot:r:a:thing/", "a b"] {
+        for bad in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:iot:r:a:job/x",
+            "arn:aws:iot:r:a:thing/",
+            "a b",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

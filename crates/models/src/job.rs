@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
-use crate::fields::{JobDocument, PresignedUrlConfig, ReasonCode, RolloutConfig, StatusDetails, Text, TimeoutConfig};
+use crate::fields::{
+    JobDocument, PresignedUrlConfig, ReasonCode, RolloutConfig, StatusDetails, Text, TimeoutConfig,
+};
 use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
 
 /// Most targets a job may have, counting those added later with associate.
@@ -53,9 +55,15 @@ impl JobStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::InProgress, Self::Canceled, Self::Completed, Self::DeletionInProgress, Self::Scheduled]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [
+            Self::InProgress,
+            Self::Canceled,
+            Self::Completed,
+            Self::DeletionInProgress,
+            Self::Scheduled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
     }
 }
 
@@ -160,7 +168,11 @@ pub struct Job {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub completed_at: Option<OffsetDateTime>,
     pub job_process_details: JobProcessDetails,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,7 +195,11 @@ pub struct JobSummary {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub completed_at: Option<OffsetDateTime>,
 }
 
@@ -206,7 +222,11 @@ pub struct JobExecution {
     pub force_canceled: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub queued_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub last_updated_at: OffsetDateTime,
@@ -221,7 +241,11 @@ pub struct ExecutionSummary {
     pub status: ExecutionStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub queued_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub last_updated_at: OffsetDateTime,

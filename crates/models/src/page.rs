@@ -17,7 +17,10 @@ impl MaxResults {
         if (1..=i64::from(Self::MAX)).contains(&value) {
             Ok(MaxResults(value as u32))
         } else {
-            Err(format!("must be an integer from 1 to {}, got {value}", Self::MAX))
+            Err(format!(
+                "must be an integer from 1 to {}, got {value}",
+                Self::MAX
+            ))
         }
     }
 
@@ -58,7 +61,10 @@ impl NextToken {
 
     /// The error a backend returns for a token it cannot read.
     pub fn invalid() -> DomainError {
-        DomainError::validation("nextToken", "is not a token returned by this list operation")
+        DomainError::validation(
+            "nextToken",
+            "is not a token returned by this list operation",
+        )
     }
 }
 

@@ -11,7 +11,10 @@ use crate::ids::{ThingGroupName, ThingName};
 /// Thing attributes: at most 3 (AWS's limit for a thing without a thing type), names 1 to 128 of
 /// `[a-zA-Z0-9_.,@/:#-]`, values up to 800 of `[a-zA-Z0-9_.,@/:#=[]-]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+#[serde(
+    try_from = "BTreeMap<String, String>",
+    into = "BTreeMap<String, String>"
+)]
 pub struct Attributes(BTreeMap<String, String>);
 
 impl Attributes {
@@ -26,19 +29,30 @@ impl TryFrom<BTreeMap<String, String>> for Attributes {
     type Error = String;
     fn try_from(map: BTreeMap<String, String>) -> Result<Self, String> {
         if map.len() > Self::MAX_WITHOUT_TYPE {
-            return Err(format!("a thing without a thing type has at most {} attributes", Self::MAX_WITHOUT_TYPE));
+            return Err(format!(
+                "a thing without a thing type has at most {} attributes",
+                Self::MAX_WITHOUT_TYPE
+            ));
         }
         for (name, value) in &map {
             let name_ok = !name.is_empty()
                 && name.len() <= 128
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.,@/:#-".contains(c));
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.,@/:#-".contains(c));
             if !name_ok {
-                return Err(format!("name {name:?} must be 1 to 128 of [a-zA-Z0-9_.,@/:#-]"));
+                return Err(format!(
+                    "name {name:?} must be 1 to 128 of [a-zA-Z0-9_.,@/:#-]"
+                ));
             }
             let value_ok = value.len() <= 800
-                && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.,@/:#=[]-".contains(c));
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.,@/:#=[]-".contains(c));
             if !value_ok {
-                return Err(format!("value of {name:?} must be at most 800 of [a-zA-Z0-9_.,@/:#=\\[\\]-]"));
+                return Err(format!(
+                    "value of {name:?} must be at most 800 of [a-zA-Z0-9_.,@/:#=\\[\\]-]"
+                ));
             }
         }
         Ok(Attributes(map))

@@ -1,0 +1,12 @@
+//! HTTP-level tests of every operation, run through the router on the emulator. One binary, so
+//! the workspace links it once.
+
+mod helpers;
+
+mod bad_input;
+mod executions;
+mod jobs;
+mod registry;
+mod scenarios;
+mod spec;
+mod templates;
