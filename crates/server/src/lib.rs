@@ -113,8 +113,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if !config.host.is_loopback() {
         tracing::warn!(%local, "listening beyond loopback: anyone who can reach this address can use the API");
     }
+    serve(listener, app, shutdown_signal()).await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, letting requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("stopped");
     Ok(())

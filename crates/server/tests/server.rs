@@ -1,0 +1,247 @@
+//! The local server as a user meets it: flags, the real binary, persistence, CORS, the spec.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use server::Config;
+
+struct Reply {
+    status: StatusCode,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+async fn http(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(
+            request
+                .body(Full::new(Bytes::from(body.to_owned())))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+/// Serves the app for `config` on a free loopback port; dropping the sender stops it.
+async fn start(
+    config: &Config,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = server::app(config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::serve(listener, app, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, stop, task)
+}
+
+fn config(args: &[&str]) -> Config {
+    Config::parse_from(std::iter::once("iot-api-local").chain(args.iter().copied()))
+}
+
+#[test]
+fn defaults_bind_loopback_and_a_documented_database_path() {
+    let config = config(&[]);
+    assert!(config.host.is_loopback());
+    assert_eq!(config.port, 8080);
+    assert_eq!(config.db, std::path::PathBuf::from("data/local.db"));
+    assert!(!config.memory);
+}
+
+#[test]
+fn memory_and_db_cannot_both_be_given() {
+    let result = Config::try_parse_from(["iot-api-local", "--memory", "--db", "x.db"]);
+    assert!(result.is_err());
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("iot-api-test-{}", std::process::id()));
+    let db = dir.join("nested").join("state.db");
+    let config = config(&["--db", db.to_str().unwrap()]);
+    let (addr, stop, task) = start(&config).await;
+    let created = http(
+        addr,
+        Method::POST,
+        "/things",
+        &[("content-type", "application/json")],
+        r#"{"thingName":"kept"}"#,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let (addr, stop, task) = start(&config).await;
+    let thing = http(addr, Method::GET, "/things/kept", &[], "").await;
+    assert_eq!(thing.status, StatusCode::OK, "{}", thing.body);
+    assert!(thing.body.contains("\"thingName\":\"kept\""));
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn serves_its_openapi_document() {
+    let (addr, stop, _task) = start(&config(&["--memory"])).await;
+    let reply = http(addr, Method::GET, "/openapi.yaml", &[], "").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-type"], "application/yaml");
+    assert_eq!(reply.body, server::OPENAPI_YAML);
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn answers_cors_preflight_for_allowed_origins_only() {
+    let (addr, stop, _task) = start(&config(&[
+        "--memory",
+        "--cors-origin",
+        "http://localhost:5173",
+    ]))
+    .await;
+    async fn preflight(addr: SocketAddr, origin: &str) -> Reply {
+        let headers = [
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type"),
+        ];
+        http(addr, Method::OPTIONS, "/jobs", &headers, "").await
+    }
+    let allowed = preflight(addr, "http://localhost:5173").await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(
+        allowed.headers["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    assert!(allowed.headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let refused = preflight(addr, "http://evil.example").await;
+    assert!(refused.headers.get("access-control-allow-origin").is_none());
+    let simple = http(
+        addr,
+        Method::GET,
+        "/jobs",
+        &[("origin", "http://localhost:5173")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        simple.headers["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn without_cors_origins_no_cors_headers_are_sent() {
+    let (addr, stop, _task) = start(&config(&["--memory"])).await;
+    let reply = http(
+        addr,
+        Method::GET,
+        "/jobs",
+        &[("origin", "http://localhost:5173")],
+        "",
+    )
+    .await;
+    assert!(reply.headers.get("access-control-allow-origin").is_none());
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_url_serves_and_stops_cleanly_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iot-api-local"))
+        .args(["--port", "0", "--memory"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("Listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}"));
+    let addr: SocketAddr = url.parse().unwrap();
+    assert!(addr.ip().is_loopback());
+    let reply = http(addr, Method::GET, "/jobs", &[], "").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, r#"{"jobs":[]}"#);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "exit: {:?}", output.status);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("GET") && log.contains("/jobs"),
+        "each request is logged: {log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn help_describes_every_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_iot-api-local"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--host",
+        "--port",
+        "--db",
+        "--memory",
+        "--cors-origin",
+        "--region",
+        "--account",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
