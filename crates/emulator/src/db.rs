@@ -141,8 +141,10 @@ CREATE TABLE IF NOT EXISTS job_templates (
 );
 "#;
 
-/// Reader connections kept open for a database file.
-const READERS: usize = 4;
+/// Reader connections kept open for a database file: at least one per async worker thread.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(4)
+}
 
 pub(crate) struct Db {
     writer: Mutex<Connection>,
@@ -153,20 +155,23 @@ pub(crate) struct Db {
 impl Db {
     pub(crate) fn open(storage: &Storage) -> Result<Arc<Self>, rusqlite::Error> {
         let (writer, readers) = match storage {
-            Storage::Memory => (Connection::open_in_memory()?, Vec::new()),
+            Storage::Memory => {
+                let writer = Connection::open_in_memory()?;
+                writer.execute_batch(SCHEMA)?;
+                (writer, Vec::new())
+            }
             Storage::File(path) => {
                 let writer = Connection::open(path)?;
                 writer.pragma_update(None, "journal_mode", "WAL")?;
                 writer.pragma_update(None, "synchronous", "NORMAL")?;
                 writer.execute_batch(SCHEMA)?;
-                let readers = (0..READERS)
+                let readers = (0..reader_count())
                     .map(|_| open_reader(path))
                     .collect::<Result<Vec<_>, _>>()?;
                 (writer, readers)
             }
         };
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
-        writer.execute_batch(SCHEMA)?;
         Ok(Arc::new(Db {
             writer: Mutex::new(writer),
             readers: readers.into_iter().map(Mutex::new).collect(),
@@ -192,25 +197,21 @@ impl Db {
     }
 
     /// Runs `work` on a reader connection, or on the writer when there are none.
+    ///
+    /// With reader connections (a database file), the read runs right here on the async worker:
+    /// reads are short indexed lookups, and there are at least as many readers as workers, so it
+    /// never waits for a connection, and it saves two thread hops per request. In memory, reads
+    /// share the writer, which a long write may hold, so they go to the blocking pool.
     pub(crate) async fn read<T, F>(self: &Arc<Self>, work: F) -> models::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Res<T> + Send + 'static,
     {
-        let db = Arc::clone(self);
-        run_blocking(move || {
-            let conn = db.reader();
-            if !conn.is_autocommit() {
-                // A panic left a read open on this connection; end it before starting another.
-                conn.execute_batch("ROLLBACK")?;
-            }
-            // A read of several statements sees one snapshot.
-            conn.execute_batch("BEGIN DEFERRED")?;
-            let result = work(&conn);
-            conn.execute_batch("COMMIT")?;
-            result
-        })
-        .await
+        if self.readers.is_empty() {
+            let db = Arc::clone(self);
+            return run_blocking(move || read_snapshot(&db.reader(), work)).await;
+        }
+        read_snapshot(&self.reader(), work).map_err(DomainError::from)
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -225,6 +226,18 @@ impl Db {
         }
         lock(&self.readers[start % self.readers.len()])
     }
+}
+
+/// Runs `work` in one read transaction, so a read of several statements sees one snapshot.
+fn read_snapshot<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Res<T>) -> Res<T> {
+    if !conn.is_autocommit() {
+        // A panic left a read open on this connection; end it before starting another.
+        conn.prepare_cached("ROLLBACK")?.execute([])?;
+    }
+    conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+    let result = work(conn);
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    result
 }
 
 fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {

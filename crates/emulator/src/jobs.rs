@@ -292,8 +292,13 @@ pub(crate) fn create(
         now,
     ])?;
     insert_targets(conn, &job.job_id, 0, &targets)?;
+    // A new job has no executions yet, so each thing's first is number 1.
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
+         version_number, queued_at, last_updated_at) VALUES (?1, ?2, 1, 1, 'QUEUED', '{}', 1, ?3, ?3)",
+    )?;
     for thing in things_reached(conn, &targets)? {
-        queue_execution(conn, job.job_id.as_str(), thing.as_str(), now)?;
+        insert.execute(params![job.job_id.as_str(), thing.as_str(), now])?;
     }
     // **[inferred]** A SNAPSHOT job whose targets hold no things has nothing to wait for, so it
     // is COMPLETED at once.
