@@ -102,7 +102,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     completed_at          INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_selection ON jobs (target_selection, seq);
 CREATE TABLE IF NOT EXISTS job_targets (
     job_id      TEXT NOT NULL,
     position    INTEGER NOT NULL,
@@ -111,7 +110,7 @@ CREATE TABLE IF NOT EXISTS job_targets (
     group_name  TEXT,
     PRIMARY KEY (job_id, position)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS job_targets_by_group ON job_targets (group_name);
+CREATE INDEX IF NOT EXISTS job_targets_by_group ON job_targets (group_name) WHERE group_name IS NOT NULL;
 CREATE TABLE IF NOT EXISTS job_executions (
     seq               INTEGER PRIMARY KEY,
     job_id            TEXT NOT NULL,
@@ -127,7 +126,6 @@ CREATE TABLE IF NOT EXISTS job_executions (
     last_updated_at   INTEGER NOT NULL,
     UNIQUE (job_id, thing_name, execution_number)
 );
-CREATE INDEX IF NOT EXISTS job_executions_by_job ON job_executions (job_id, seq);
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
 CREATE TABLE IF NOT EXISTS job_templates (
     seq                   INTEGER PRIMARY KEY,
@@ -141,9 +139,40 @@ CREATE TABLE IF NOT EXISTS job_templates (
 );
 "#;
 
+/// The layout `SCHEMA` creates, kept in SQLite's `user_version`. A database written by another
+/// layout is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database has schema version {found}, this emulator reads version {SCHEMA_VERSION}; use another --db file")]
+    SchemaVersion { found: i64 },
+}
+
+fn create_schema(conn: &Connection) -> Result<(), OpenError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let has_tables: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_tables && found != SCHEMA_VERSION {
+        return Err(OpenError::SchemaVersion { found });
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
 /// Reader connections kept open for a database file: at least one per async worker thread.
 fn reader_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(4)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(4)
 }
 
 pub(crate) struct Db {
@@ -153,18 +182,22 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    pub(crate) fn open(storage: &Storage) -> Result<Arc<Self>, rusqlite::Error> {
+    pub(crate) fn open(storage: &Storage) -> Result<Arc<Self>, OpenError> {
         let (writer, readers) = match storage {
             Storage::Memory => {
                 let writer = Connection::open_in_memory()?;
-                writer.execute_batch(SCHEMA)?;
+                create_schema(&writer)?;
                 (writer, Vec::new())
             }
             Storage::File(path) => {
                 let writer = Connection::open(path)?;
                 writer.pragma_update(None, "journal_mode", "WAL")?;
                 writer.pragma_update(None, "synchronous", "NORMAL")?;
-                writer.execute_batch(SCHEMA)?;
+                // Checkpoints copy the WAL into the database and sync it; fewer, larger ones
+                // copy hot pages once instead of many times.
+                writer.pragma_update(None, "wal_autocheckpoint", 8000)?;
+                writer.pragma_update(None, "cache_size", -32768)?;
+                create_schema(&writer)?;
                 let readers = (0..reader_count())
                     .map(|_| open_reader(path))
                     .collect::<Result<Vec<_>, _>>()?;
@@ -265,5 +298,26 @@ async fn run_blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result.map_err(DomainError::from),
         Err(e) => Err(DomainError::Internal(format!("storage task failed: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_of_another_schema_version_is_refused() {
+        let dir = std::env::temp_dir().join(format!("iot-api-schema-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let storage = Storage::File(dir.join("state.db"));
+        drop(Db::open(&storage).unwrap());
+        drop(Db::open(&storage).expect("the same version opens again"));
+        Connection::open(dir.join("state.db"))
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let error = Db::open(&storage).err().unwrap();
+        assert!(error.to_string().contains("schema version 99"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -13,7 +13,7 @@ use models::job::{
     JobProcessDetails, JobStatus, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary,
     NewJob, NewJobTemplate, TargetSelection, UpdateJob, UpdateJobExecution, MAX_JOB_TARGETS,
 };
-use models::{DomainError, Page, PageRequest};
+use models::{DomainError, NextToken, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -841,6 +841,8 @@ fn summary(r: &Row<'_>, offset: usize) -> rusqlite::Result<(String, ExecutionSum
     ))
 }
 
+/// A job's executions in thing-name order, paged by (thing name, execution number), which the
+/// table's unique key indexes.
 pub(crate) fn list_executions_for_job(
     conn: &Connection,
     here: &Location,
@@ -849,28 +851,40 @@ pub(crate) fn list_executions_for_job(
     page: PageRequest,
 ) -> Res<Page<ExecutionSummaryForJob>> {
     job_status(conn, job_id)?;
-    let after = paging::after_seq("executions", &page)?;
+    let (after_thing, after_number) = match paging::after_key("executions", &page)? {
+        None => (String::new(), 0),
+        Some(key) => {
+            let (thing, number) = key.rsplit_once('/').ok_or_else(NextToken::invalid)?;
+            (
+                thing.to_owned(),
+                number.parse::<i64>().map_err(|_| NextToken::invalid())?,
+            )
+        }
+    };
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, thing_name, status, queued_at, started_at, last_updated_at, execution_number \
-         FROM job_executions WHERE job_id = ?1 AND seq > ?2 AND (?3 IS NULL OR status = ?3) ORDER BY seq LIMIT ?4",
+        "SELECT thing_name, status, queued_at, started_at, last_updated_at, execution_number \
+         FROM job_executions WHERE job_id = ?1 AND (thing_name, execution_number) > (?2, ?3) \
+         AND (?4 IS NULL OR status = ?4) ORDER BY thing_name, execution_number LIMIT ?5",
     )?;
     let rows = stmt
         .query_map(
             params![
                 job_id.as_str(),
-                after,
+                after_thing,
+                after_number,
                 status.map(ExecutionStatus::as_str),
                 paging::fetch_limit(&page)
             ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, summary(r, 2)?)),
+            |r| Ok((r.get::<_, String>(0)?, summary(r, 1)?)),
         )?
         .collect::<Result<Vec<_>, _>>()?;
     let mut items = Vec::with_capacity(rows.len());
-    for (seq, thing, (status, mut summary)) in rows {
+    for (thing, (status, mut summary)) in rows {
         summary.status = parse_status(&status, ExecutionStatus::parse)?;
+        let key = format!("{thing}/{}", summary.execution_number);
         let thing = stored_id(ThingName::parse(thing))?;
         items.push((
-            seq.to_string(),
+            key,
             ExecutionSummaryForJob {
                 thing_arn: here.thing_arn(&thing),
                 job_execution: summary,

@@ -25,7 +25,7 @@ use models::registry::{
 };
 use models::{Backend, Page, PageRequest, Result};
 
-pub use db::Storage;
+pub use db::{OpenError, Storage};
 
 /// The account and region the emulator pretends to be, unless told otherwise.
 pub fn default_location() -> Location {
@@ -42,10 +42,7 @@ pub struct Emulator {
 
 impl Emulator {
     /// Opens (creating when missing) the store and its schema.
-    pub fn open(
-        storage: &Storage,
-        location: Location,
-    ) -> std::result::Result<Self, rusqlite::Error> {
+    pub fn open(storage: &Storage, location: Location) -> std::result::Result<Self, OpenError> {
         Ok(Emulator {
             location,
             db: db::Db::open(storage)?,

@@ -28,7 +28,9 @@ pub fn spec() -> &'static Value {
 /// it (WAL, separate reader connections). Other backends plug in here.
 pub fn new_backend(dir: &Path) -> Arc<dyn Backend> {
     let storage = emulator::Storage::File(dir.join("api.db"));
-    Arc::new(emulator::Emulator::open(&storage, emulator::default_location()).expect("emulator opens"))
+    Arc::new(
+        emulator::Emulator::open(&storage, emulator::default_location()).expect("emulator opens"),
+    )
 }
 
 pub struct TestApp {
@@ -52,7 +54,11 @@ pub fn spawn_app() -> TestApp {
     ));
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let backend = new_backend(&dir);
-    TestApp { router: handlers::router(Arc::clone(&backend)), backend, dir }
+    TestApp {
+        router: handlers::router(Arc::clone(&backend)),
+        backend,
+        dir,
+    }
 }
 
 #[derive(Debug)]
