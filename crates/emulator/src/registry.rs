@@ -247,36 +247,45 @@ pub(crate) fn describe_group(
     here: &Location,
     name: &ThingGroupName,
 ) -> Res<ThingGroup> {
-    let row: Option<(String, Option<String>, Option<String>, i64, i64)> = conn
-        .prepare_cached("SELECT group_id, parent_name, description, version, created_at FROM thing_groups WHERE name = ?1")?
-        .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .optional()?;
-    let (group_id, parent, description, version, created) =
-        row.ok_or_else(|| group_not_found(name))?;
-    let mut chain = Vec::new();
+    let mut group = conn
+        .prepare_cached(
+            "SELECT group_id, parent_name, description, version, created_at FROM thing_groups WHERE name = ?1",
+        )?
+        .query_row([name.as_str()], |r| {
+            Ok(ThingGroup {
+                thing_group_name: name.clone(),
+                thing_group_id: r.get(0)?,
+                thing_group_arn: here.thing_group_arn(name),
+                version: r.get(3)?,
+                thing_group_properties: ThingGroupProperties { thing_group_description: r.get(2)? },
+                thing_group_metadata: ThingGroupMetadata {
+                    parent_group_name: r
+                        .get::<_, Option<String>>(1)?
+                        .map(|p| ThingGroupName::parse(p).map_err(stored_name_error))
+                        .transpose()?,
+                    root_to_parent_thing_groups: Vec::new(),
+                    creation_date: timestamp(r.get(4)?),
+                },
+            })
+        })
+        .optional()?
+        .ok_or_else(|| group_not_found(name))?;
     for ancestor in ancestors(conn, name.as_str())? {
         let group_name = stored_id(ThingGroupName::parse(ancestor))?;
-        chain.push(GroupNameAndArn {
-            group_arn: here.thing_group_arn(&group_name),
-            group_name,
-        });
+        group
+            .thing_group_metadata
+            .root_to_parent_thing_groups
+            .push(GroupNameAndArn {
+                group_arn: here.thing_group_arn(&group_name),
+                group_name,
+            });
     }
-    Ok(ThingGroup {
-        thing_group_name: name.clone(),
-        thing_group_id: group_id,
-        thing_group_arn: here.thing_group_arn(name),
-        version,
-        thing_group_properties: ThingGroupProperties {
-            thing_group_description: description,
-        },
-        thing_group_metadata: ThingGroupMetadata {
-            parent_group_name: parent
-                .map(|p| stored_id(ThingGroupName::parse(p)))
-                .transpose()?,
-            root_to_parent_thing_groups: chain,
-            creation_date: timestamp(created),
-        },
-    })
+    Ok(group)
+}
+
+/// A stored name that no longer parses, reported as a row conversion failure.
+fn stored_name_error(e: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
 }
 
 pub(crate) fn list_groups(

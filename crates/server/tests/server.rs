@@ -1,5 +1,7 @@
 //! The local server as a user meets it: flags, the real binary, persistence, CORS, the spec.
 
+#![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};

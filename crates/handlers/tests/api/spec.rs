@@ -78,7 +78,7 @@ fn operations_with_a_body_document_400_and_413() {
 async fn every_served_operation_is_routed_to_a_handler() {
     let app = spawn_app();
     for op in handlers::OPERATIONS {
-        let path = op.path.replace('{', "").replace('}', "");
+        let path = op.path.replace(['{', '}'], "");
         let reply = app.call(op.method.clone(), &path, None).await;
         assert!(
             !matches!(reply.code(), "RouteNotFound" | "MethodNotAllowed"),
