@@ -709,6 +709,7 @@ pub(crate) fn update_execution(
     }
     let row = latest_execution(conn, &update.job_id, &update.thing_name)?;
     check_version(update.expected_version, &row)?;
+    // **[inferred]** A device may move a QUEUED execution straight to a terminal status.
     if row.status.is_terminal() {
         return Err(DomainError::InvalidStateTransition(format!(
             "the execution is {} and cannot change to {}",
@@ -751,6 +752,7 @@ pub(crate) fn delete_execution(
         )))
     })?;
     let status = parse_status(&status, ExecutionStatus::parse)?;
+    // **[inferred]** TIMED_OUT counts as terminal here too, though AWS's list omits it.
     if !status.is_terminal() && !force {
         return Err(DomainError::InvalidStateTransition(format!(
             "the execution is {}; only terminal executions can be deleted without force",

@@ -1,5 +1,9 @@
 //! Opaque page tokens for keyset paging: each names the list it belongs to and the key of the
 //! last item returned, so a page costs the same however deep it is.
+//!
+//! **[inferred]** AWS documents neither order nor default size: lists here are in creation order
+//! (group members by thing name, a job's executions by thing name), 50 items by default, and a
+//! token that is not one of this list's is a validation error naming `nextToken`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -422,6 +422,7 @@ pub(crate) fn remove_member(
     let removed = conn
         .prepare_cached("DELETE FROM group_members WHERE group_name = ?1 AND thing_name = ?2")?
         .execute([group.as_str(), thing.as_str()])?;
+    // **[inferred]** Removing a thing that is not in the group succeeds and changes nothing.
     if removed == 0 {
         return Ok(());
     }
