@@ -1,10 +1,11 @@
 //! `cargo xtask test`: everything CI checks, with its own setup. Python tools are installed into
 //! `.venv` from `requirements-dev.txt`, again only when that file changes.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use crate::{cargo, project_root, run_checked};
 
@@ -37,12 +38,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
-    run_checked(
-        cargo()
-            .args(["test", "--workspace", "--locked"])
-            .args(&args.cargo_test_args),
-    )?;
+    cargo_test(&args.cargo_test_args)
+}
+
+/// Runs `cargo test`, passing its output through, and ends with one summary line over all test
+/// binaries, since cargo's own last line is that of whichever binary ran last.
+fn cargo_test(extra: &[String]) -> anyhow::Result<()> {
+    let mut command = cargo();
+    command
+        .args(["test", "--workspace", "--locked"])
+        .args(extra)
+        .stdout(Stdio::piped());
+    eprintln!("$ {command:?}");
+    let mut child = command.spawn().context("starting cargo test")?;
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(counts) = line.strip_prefix("test result: ") {
+            passed += count(counts, "passed");
+            failed += count(counts, "failed");
+            ignored += count(counts, "ignored");
+        }
+    }
+    let status = child.wait()?;
+    println!("\ntests: {passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() {
+        bail!("cargo test failed with {status}");
+    }
+    if passed == 0 {
+        bail!("cargo test ran no test");
+    }
     Ok(())
+}
+
+/// The number before `word` in a line such as `ok. 65 passed; 0 failed; 0 ignored; ...`.
+fn count(line: &str, word: &str) -> u64 {
+    line.split(';')
+        .filter_map(|part| {
+            let part = part
+                .trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ");
+            part.strip_suffix(word)
+        })
+        .find_map(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Creates `.venv` and installs the pinned Python tools, skipping both when they are current.
