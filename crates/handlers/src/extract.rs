@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
+use models::ids::{JobId, JobTemplateId, ThingGroupName, ThingName};
 use models::{DomainError, MaxResults, NextToken, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -155,10 +156,26 @@ pub fn force(body: Option<bool>, query: Option<bool>) -> Result<bool, ApiError> 
 }
 
 /// Parses one path parameter with the identifier's own rule.
-pub fn path_param<T>(
+fn path_param<T>(
     field: &str,
     value: String,
     parse: fn(String) -> Result<T, String>,
 ) -> Result<T, ApiError> {
     parse(value).map_err(|rule| DomainError::validation(field, rule).into())
+}
+
+pub fn job_id(value: String) -> Result<JobId, ApiError> {
+    path_param("jobId", value, JobId::parse)
+}
+
+pub fn job_template_id(value: String) -> Result<JobTemplateId, ApiError> {
+    path_param("jobTemplateId", value, JobTemplateId::parse)
+}
+
+pub fn thing_name(value: String) -> Result<ThingName, ApiError> {
+    path_param("thingName", value, ThingName::parse)
+}
+
+pub fn thing_group_name(value: String) -> Result<ThingGroupName, ApiError> {
+    path_param("thingGroupName", value, ThingGroupName::parse)
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use models::fields::StatusDetails;
-use models::ids::{JobId, ThingGroupName, ThingName};
+use models::ids::{JobId, ThingGroupName};
 use models::job::{
     AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob,
     ExecutionStatus, JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
@@ -11,16 +11,8 @@ use models::{DomainError, MaxResults, NextToken};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::extract::{self, path_param, Body, Query};
+use crate::extract::{self, job_id, thing_name, Body, Query};
 use crate::{ok, AppState, HandlerResult};
-
-fn job_id(value: String) -> Result<JobId, crate::ApiError> {
-    path_param("jobId", value, JobId::parse)
-}
-
-fn thing_name(value: String) -> Result<ThingName, crate::ApiError> {
-    path_param("thingName", value, ThingName::parse)
-}
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
     if count == 0 || count > MAX_JOB_TARGETS {

@@ -1,24 +1,16 @@
 //! Handlers of the thing and thing group operations that jobs need.
 
 use axum::extract::{Path, State};
-use models::ids::{ThingGroupName, ThingName};
+use models::ids::ThingGroupName;
 use models::registry::{CreateThing, CreateThingGroup};
 use models::{MaxResults, NextToken};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::extract::{self, path_param, Body, Query};
+use crate::extract::{self, thing_group_name as group_name, thing_name, Body, Query};
 use crate::jobs::list_response;
 use crate::templates::ListQuery;
 use crate::{ok, AppState, HandlerResult};
-
-fn thing_name(value: String) -> Result<ThingName, crate::ApiError> {
-    path_param("thingName", value, ThingName::parse)
-}
-
-fn group_name(value: String) -> Result<ThingGroupName, crate::ApiError> {
-    path_param("thingGroupName", value, ThingGroupName::parse)
-}
 
 pub async fn create_thing(
     State(backend): State<AppState>,

@@ -7,13 +7,9 @@ use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::extract::{self, path_param, Body, Query};
+use crate::extract::{self, job_template_id as template_id, Body, Query};
 use crate::jobs::list_response;
 use crate::{ok, AppState, HandlerResult};
-
-fn template_id(value: String) -> Result<JobTemplateId, crate::ApiError> {
-    path_param("jobTemplateId", value, JobTemplateId::parse)
-}
 
 pub async fn create_job_template(
     State(backend): State<AppState>,
