@@ -406,7 +406,7 @@ fn process_details(conn: &Connection, job_id: &str) -> Res<JobProcessDetails> {
     let mut rows = stmt.query([job_id])?;
     while let Some(row) = rows.next()? {
         let status: String = row.get(0)?;
-        details.add(parse_status(&status, ExecutionStatus::parse)?, row.get(1)?);
+        details.add(&parse_status(&status, ExecutionStatus::parse)?, row.get(1)?);
     }
     Ok(details)
 }
@@ -491,8 +491,8 @@ pub(crate) fn list(
         .query_map(
             params![
                 after,
-                filter.status.map(JobStatus::as_str),
-                filter.target_selection.map(TargetSelection::as_str),
+                filter.status.as_ref().map(JobStatus::as_str),
+                filter.target_selection.as_ref().map(TargetSelection::as_str),
                 filter.thing_group_name.as_ref().map(ThingGroupName::as_str),
                 paging::fetch_limit(&page)
             ],
@@ -681,7 +681,7 @@ pub(crate) fn cancel_execution(
         conn,
         job_id,
         Some(thing),
-        &[row.status],
+        std::slice::from_ref(&row.status),
         ExecutionStatus::Canceled,
         cancel.force && row.status == ExecutionStatus::InProgress,
         now,
@@ -874,7 +874,7 @@ pub(crate) fn list_executions_for_job(
                 job_id.as_str(),
                 after_thing,
                 after_number,
-                status.map(ExecutionStatus::as_str),
+                status.as_ref().map(ExecutionStatus::as_str),
                 paging::fetch_limit(&page)
             ],
             |r| Ok((r.get::<_, String>(0)?, summary(r, 1)?)),
@@ -915,7 +915,7 @@ pub(crate) fn list_executions_for_thing(
             params![
                 thing.as_str(),
                 after,
-                status.map(ExecutionStatus::as_str),
+                status.as_ref().map(ExecutionStatus::as_str),
                 paging::fetch_limit(&page)
             ],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, summary(r, 2)?)),

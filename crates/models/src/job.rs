@@ -14,106 +14,7 @@ use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
 /// Most targets a job may have, counting those added later with associate.
 pub const MAX_JOB_TARGETS: usize = 100;
 
-/// SNAPSHOT jobs run on the targets' things at creation; CONTINUOUS jobs also on things that join
-/// a targeted group later.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TargetSelection {
-    #[default]
-    Snapshot,
-    Continuous,
-}
-
-impl TargetSelection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetSelection::Snapshot => "SNAPSHOT",
-            TargetSelection::Continuous => "CONTINUOUS",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JobStatus {
-    InProgress,
-    Canceled,
-    Completed,
-    DeletionInProgress,
-    Scheduled,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::InProgress => "IN_PROGRESS",
-            JobStatus::Canceled => "CANCELED",
-            JobStatus::Completed => "COMPLETED",
-            JobStatus::DeletionInProgress => "DELETION_IN_PROGRESS",
-            JobStatus::Scheduled => "SCHEDULED",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::InProgress,
-            Self::Canceled,
-            Self::Completed,
-            Self::DeletionInProgress,
-            Self::Scheduled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecutionStatus {
-    Queued,
-    InProgress,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Rejected,
-    Removed,
-    Canceled,
-}
-
-impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 8] = [
-        Self::Queued,
-        Self::InProgress,
-        Self::Succeeded,
-        Self::Failed,
-        Self::TimedOut,
-        Self::Rejected,
-        Self::Removed,
-        Self::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "QUEUED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::Rejected => "REJECTED",
-            Self::Removed => "REMOVED",
-            Self::Canceled => "CANCELED",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// QUEUED and IN_PROGRESS executions can still change; every other status is final.
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, Self::Queued | Self::InProgress)
-    }
-}
+pub use crate::enums::{ExecutionStatus, JobStatus, TargetSelection};
 
 /// Counts of a job's executions by status.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,7 +31,8 @@ pub struct JobProcessDetails {
 }
 
 impl JobProcessDetails {
-    pub fn add(&mut self, status: ExecutionStatus, count: i64) {
+    /// Counts `count` more executions in `status`; unknown statuses are not counted.
+    pub fn add(&mut self, status: &ExecutionStatus, count: i64) {
         let slot = match status {
             ExecutionStatus::Queued => &mut self.number_of_queued_things,
             ExecutionStatus::InProgress => &mut self.number_of_in_progress_things,
@@ -140,6 +42,7 @@ impl JobProcessDetails {
             ExecutionStatus::Rejected => &mut self.number_of_rejected_things,
             ExecutionStatus::Removed => &mut self.number_of_removed_things,
             ExecutionStatus::Canceled => &mut self.number_of_canceled_things,
+            ExecutionStatus::Unknown(_) => return,
         };
         *slot += count;
     }
