@@ -492,7 +492,10 @@ pub(crate) fn list(
             params![
                 after,
                 filter.status.as_ref().map(JobStatus::as_str),
-                filter.target_selection.as_ref().map(TargetSelection::as_str),
+                filter
+                    .target_selection
+                    .as_ref()
+                    .map(TargetSelection::as_str),
                 filter.thing_group_name.as_ref().map(ThingGroupName::as_str),
                 paging::fetch_limit(&page)
             ],

@@ -127,6 +127,27 @@ fn path_matches(template: &str, path: &str) -> bool {
     }
 }
 
+/// A layer that turns a panic inside a handler into the usual 500 error body, so one bad request
+/// can neither crash the process nor leave a client without an answer.
+pub fn catch_panic(
+) -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_response as fn(Box<dyn std::any::Any + Send>) -> Response,
+    )
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::Domain(models::DomainError::Internal(format!(
+        "handler panicked: {detail}"
+    )))
+    .into_response()
+}
+
 /// A JSON response. Serializing the API's own types cannot fail; if it ever did, the client
 /// gets a bare 500 rather than a half-written body.
 pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {

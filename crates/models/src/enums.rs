@@ -63,6 +63,7 @@ service_enum!(
     }
 );
 
+#[allow(clippy::derivable_impls)] // The enum comes from a macro, which cannot take #[default].
 impl Default for TargetSelection {
     fn default() -> Self {
         TargetSelection::Snapshot
@@ -107,8 +108,13 @@ mod tests {
     fn requests_accept_only_known_values() {
         let parsed: JobStatus = serde_json::from_str("\"CANCELED\"").unwrap();
         assert_eq!(parsed, JobStatus::Canceled);
-        let error = serde_json::from_str::<TargetSelection>("\"SOMETIMES\"").unwrap_err().to_string();
-        assert!(error.contains("unknown variant `SOMETIMES`, expected `SNAPSHOT` or `CONTINUOUS`"), "{error}");
+        let error = serde_json::from_str::<TargetSelection>("\"SOMETIMES\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown variant `SOMETIMES`, expected `SNAPSHOT` or `CONTINUOUS`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -72,7 +72,9 @@ pub fn app(config: &Config) -> anyhow::Result<Router> {
     };
     let emulator = Emulator::open(&storage, location)
         .with_context(|| format!("opening the local database ({storage:?})"))?;
-    let mut app = handlers::router(Arc::new(emulator)).route("/openapi.yaml", get(openapi));
+    let mut app = handlers::router(Arc::new(emulator))
+        .route("/openapi.yaml", get(openapi))
+        .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {
         app = app.layer(cors(&config.cors_origins)?);
     }

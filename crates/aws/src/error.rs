@@ -1,0 +1,132 @@
+//! AWS errors to domain errors, by the AWS error code, so a client sees the same status and code
+//! from this backend as from the emulator. Faults of the service are logged and answered with a
+//! generic message: nothing AWS says about itself reaches the client.
+
+use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use models::DomainError;
+
+/// Seconds a throttled client is told to wait.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// Maps a failed call of `operation` to the domain error a client gets.
+pub fn map_sdk_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> DomainError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let message = inner.message().unwrap_or("").to_owned();
+            from_code(operation, inner.code().unwrap_or(""), message)
+        }
+        SdkError::TimeoutError(_) => {
+            tracing::warn!(operation, "AWS IoT call timed out");
+            DomainError::Unavailable("AWS IoT did not answer in time; retry the request".into())
+        }
+        SdkError::DispatchFailure(failure) => {
+            tracing::warn!(operation, error = ?failure, "AWS IoT could not be reached");
+            DomainError::Unavailable("AWS IoT could not be reached; retry the request".into())
+        }
+        other => {
+            tracing::error!(operation, error = ?other, "AWS IoT call failed");
+            DomainError::Unavailable(
+                "AWS IoT answered with an unreadable response; retry the request".into(),
+            )
+        }
+    }
+}
+
+/// The domain error for an AWS error code and message.
+pub fn from_code(operation: &'static str, code: &str, message: String) -> DomainError {
+    match code {
+        "ResourceNotFoundException" => DomainError::NotFound(message),
+        "ResourceAlreadyExistsException" | "ConflictException" => {
+            DomainError::AlreadyExists(message)
+        }
+        "InvalidStateTransitionException" | "TerminalStateException" => {
+            DomainError::InvalidStateTransition(message)
+        }
+        "VersionConflictException" => DomainError::VersionConflict(message),
+        "LimitExceededException" => DomainError::LimitExceeded(message),
+        // The edge validated every field already, so what AWS still refuses is a conflict with
+        // the state of the resources (a SNAPSHOT job given new targets, a group with children).
+        "InvalidRequestException" => DomainError::Conflict(message),
+        "InvalidQueryException" => DomainError::validation("queryString", message),
+        "ThrottlingException" | "TooManyRequestsException" => DomainError::Throttled {
+            message: "AWS IoT is throttling requests; retry after a pause".into(),
+            retry_after_seconds: RETRY_AFTER_SECONDS,
+        },
+        "ServiceUnavailableException"
+        | "InternalFailureException"
+        | "InternalException"
+        | "InternalServerException" => {
+            tracing::warn!(operation, code, %message, "AWS IoT failed");
+            DomainError::Unavailable("AWS IoT failed to handle the request; retry it".into())
+        }
+        _ => DomainError::Internal(format!("{operation}: AWS error {code:?}: {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Expect = fn(&DomainError) -> bool;
+
+    #[test]
+    fn every_documented_code_has_its_domain_error() {
+        let cases: [(&str, Expect); 10] = [
+            ("ResourceNotFoundException", |e| {
+                matches!(e, DomainError::NotFound(_))
+            }),
+            ("ResourceAlreadyExistsException", |e| {
+                matches!(e, DomainError::AlreadyExists(_))
+            }),
+            ("ConflictException", |e| {
+                matches!(e, DomainError::AlreadyExists(_))
+            }),
+            ("InvalidRequestException", |e| {
+                matches!(e, DomainError::Conflict(_))
+            }),
+            ("InvalidStateTransitionException", |e| {
+                matches!(e, DomainError::InvalidStateTransition(_))
+            }),
+            ("VersionConflictException", |e| {
+                matches!(e, DomainError::VersionConflict(_))
+            }),
+            ("LimitExceededException", |e| {
+                matches!(e, DomainError::LimitExceeded(_))
+            }),
+            ("ThrottlingException", |e| {
+                matches!(
+                    e,
+                    DomainError::Throttled {
+                        retry_after_seconds: 1,
+                        ..
+                    }
+                )
+            }),
+            ("ServiceUnavailableException", |e| {
+                matches!(e, DomainError::Unavailable(_))
+            }),
+            ("SomethingNewException", |e| {
+                matches!(e, DomainError::Internal(_))
+            }),
+        ];
+        for (code, expected) in cases {
+            let error = from_code("Test", code, "detail".into());
+            assert!(expected(&error), "{code} gave {error:?}");
+        }
+    }
+
+    #[test]
+    fn service_faults_do_not_echo_the_aws_message() {
+        let error = from_code(
+            "Test",
+            "InternalFailureException",
+            "arn:aws:iam::123456789012:secret".into(),
+        );
+        assert!(!error.to_string().contains("123456789012"), "{error}");
+    }
+}

@@ -1,0 +1,887 @@
+//! The Backend on AWS IoT: each method is one call of aws-sdk-iot (or, for what a device
+//! reports, of the IoT jobs data plane), with AWS errors mapped to domain errors by their code.
+//!
+//! Clients are built once per process from the standard credential and region chain, with the
+//! SDK's standard retries and an operation timeout. `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_IOT` point it at any IoT-compatible endpoint.
+
+mod convert;
+pub mod error;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_iot::types as iot;
+use convert::{required, required_timestamp, timestamp};
+use error::map_sdk_error;
+use models::fields::Text;
+use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
+use models::job::{
+    CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummaryForJob,
+    ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
+};
+use models::registry::{
+    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
+};
+use models::{Backend, DomainError, NextToken, Page, PageRequest, Result};
+use tokio::sync::OnceCell;
+
+/// How long one operation may take, retries included; shorter than API Gateway's 29 s limit.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct AwsIot {
+    iot: aws_sdk_iot::Client,
+    config: aws_config::SdkConfig,
+    jobs_data: OnceCell<aws_sdk_iotjobsdataplane::Client>,
+    location: Location,
+}
+
+impl AwsIot {
+    /// Loads the standard AWS configuration. The account id comes from `AWS_ACCOUNT_ID` (the
+    /// deployed stack sets it), so thing names become ARNs without a call per request.
+    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(DEFAULT_OPERATION_TIMEOUT)
+                    .build(),
+            )
+            .load()
+            .await;
+        let region = config
+            .region()
+            .map(ToString::to_string)
+            .ok_or(ConfigError::NoRegion)?;
+        let account = std::env::var("AWS_ACCOUNT_ID").map_err(|_| ConfigError::NoAccount)?;
+        Ok(Self::new(config, Location { region, account }))
+    }
+
+    /// A backend over an already loaded configuration.
+    pub fn new(config: aws_config::SdkConfig, location: Location) -> Self {
+        AwsIot {
+            iot: aws_sdk_iot::Client::new(&config),
+            config,
+            jobs_data: OnceCell::new(),
+            location,
+        }
+    }
+
+    /// The jobs data plane client. Its endpoint is account-specific: an explicit endpoint is used
+    /// when configured, otherwise it is asked of IoT once per process.
+    async fn jobs_data(&self) -> Result<&aws_sdk_iotjobsdataplane::Client> {
+        self.jobs_data
+            .get_or_try_init(|| async {
+                let explicit = std::env::var_os("AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE").is_some()
+                    || self.config.endpoint_url().is_some();
+                if explicit {
+                    return Ok(aws_sdk_iotjobsdataplane::Client::new(&self.config));
+                }
+                let endpoint = self
+                    .iot
+                    .describe_endpoint()
+                    .endpoint_type("iot:Jobs")
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error("DescribeEndpoint", e))?;
+                let address = required(
+                    endpoint.endpoint_address(),
+                    "DescribeEndpoint",
+                    "endpointAddress",
+                )?;
+                let config = aws_sdk_iotjobsdataplane::config::Builder::from(&self.config)
+                    .endpoint_url(format!("https://{address}"))
+                    .build();
+                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(config))
+            })
+            .await
+    }
+
+    fn target_arn(&self, target: &Target) -> String {
+        match target {
+            Target::Thing { name, location } => {
+                location.as_ref().unwrap_or(&self.location).thing_arn(name)
+            }
+            Target::ThingGroup { name, location } => location.thing_group_arn(name),
+        }
+    }
+}
+
+/// Why the backend could not be configured at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no AWS region: set AWS_REGION (Lambda sets it) or configure a profile")]
+    NoRegion,
+    #[error("AWS_ACCOUNT_ID is not set: the account id names thing and thing group ARNs")]
+    NoAccount,
+}
+
+fn page_size(page: &PageRequest) -> i32 {
+    i32::try_from(page.max_results.get()).unwrap_or(i32::MAX)
+}
+
+fn token(page: &PageRequest) -> Option<String> {
+    page.next_token.as_ref().map(|t| t.as_str().to_owned())
+}
+
+fn next(token: Option<&str>) -> Option<NextToken> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(|t| NextToken::new(t.to_owned()))
+}
+
+fn parse_id<T>(parsed: std::result::Result<T, String>, operation: &str) -> Result<T> {
+    parsed.map_err(|e| {
+        DomainError::Internal(format!(
+            "{operation}: AWS IoT returned an invalid identifier: {e}"
+        ))
+    })
+}
+
+#[async_trait]
+impl Backend for AwsIot {
+    fn location(&self) -> &Location {
+        &self.location
+    }
+
+    async fn create_job(&self, job: NewJob) -> Result<JobCreated> {
+        let targets: Vec<String> = job.targets.iter().map(|t| self.target_arn(t)).collect();
+        let rollout = job
+            .job_executions_rollout_config
+            .as_ref()
+            .map(convert::to_rollout_config)
+            .transpose()?;
+        let output = self
+            .iot
+            .create_job()
+            .job_id(job.job_id.as_str())
+            .set_targets(Some(targets))
+            .target_selection(convert::to_target_selection(&job.target_selection))
+            .set_document(job.document.map(String::from))
+            .set_description(job.description.map(String::from))
+            .set_job_template_arn(
+                job.job_template_id
+                    .as_ref()
+                    .map(|id| self.location.job_template_arn(id)),
+            )
+            .set_timeout_config(job.timeout_config.as_ref().map(convert::to_timeout_config))
+            .set_job_executions_rollout_config(rollout)
+            .set_presigned_url_config(
+                job.presigned_url_config
+                    .as_ref()
+                    .map(convert::to_presigned_url_config),
+            )
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("CreateJob", e))?;
+        let job_arn = output
+            .job_arn()
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.location.job_arn(&job.job_id));
+        Ok(JobCreated {
+            job_id: job.job_id,
+            job_arn,
+        })
+    }
+
+    async fn update_job(&self, job_id: &JobId, update: UpdateJob) -> Result<()> {
+        let rollout = update
+            .job_executions_rollout_config
+            .as_ref()
+            .map(convert::to_rollout_config)
+            .transpose()?;
+        self.iot
+            .update_job()
+            .job_id(job_id.as_str())
+            .set_description(update.description.map(String::from))
+            .set_timeout_config(
+                update
+                    .timeout_config
+                    .as_ref()
+                    .map(convert::to_timeout_config),
+            )
+            .set_job_executions_rollout_config(rollout)
+            .set_presigned_url_config(
+                update
+                    .presigned_url_config
+                    .as_ref()
+                    .map(convert::to_presigned_url_config),
+            )
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("UpdateJob", e))?;
+        Ok(())
+    }
+
+    async fn cancel_job(&self, cancel: CancelJob) -> Result<()> {
+        self.iot
+            .cancel_job()
+            .job_id(cancel.job_id.as_str())
+            .force(cancel.force)
+            .set_comment(cancel.comment.map(String::from))
+            .set_reason_code(cancel.reason_code.map(String::from))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("CancelJob", e))?;
+        Ok(())
+    }
+
+    async fn delete_job(&self, job_id: &JobId, force: bool) -> Result<()> {
+        self.iot
+            .delete_job()
+            .job_id(job_id.as_str())
+            .force(force)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DeleteJob", e))?;
+        Ok(())
+    }
+
+    async fn describe_job(&self, job_id: &JobId) -> Result<Job> {
+        const OP: &str = "DescribeJob";
+        let output = self
+            .iot
+            .describe_job()
+            .job_id(job_id.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let job = required(output.job(), OP, "job")?;
+        Ok(Job {
+            job_arn: job
+                .job_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.job_arn(job_id)),
+            job_id: job_id.clone(),
+            targets: job.targets().to_vec(),
+            target_selection: job
+                .target_selection()
+                .map(convert::target_selection)
+                .unwrap_or_default(),
+            status: convert::job_status(required(job.status(), OP, "status")?),
+            description: job.description().map(str::to_owned),
+            force_canceled: job.force_canceled().unwrap_or(false),
+            comment: job.comment().map(str::to_owned),
+            reason_code: job.reason_code().map(str::to_owned),
+            job_template_arn: job.job_template_arn().map(str::to_owned),
+            created_at: required_timestamp(job.created_at(), OP, "createdAt")?,
+            last_updated_at: required_timestamp(job.last_updated_at(), OP, "lastUpdatedAt")?,
+            completed_at: job.completed_at().map(timestamp),
+            job_process_details: convert::process_details(job.job_process_details()),
+            timeout_config: convert::timeout_config(job.timeout_config()),
+            job_executions_rollout_config: convert::rollout_config(
+                job.job_executions_rollout_config(),
+            ),
+            presigned_url_config: convert::presigned_url_config(job.presigned_url_config()),
+        })
+    }
+
+    async fn get_job_document(&self, job_id: &JobId) -> Result<String> {
+        const OP: &str = "GetJobDocument";
+        let output = self
+            .iot
+            .get_job_document()
+            .job_id(job_id.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        Ok(required(output.document(), OP, "document")?.to_owned())
+    }
+
+    async fn list_jobs(&self, filter: JobFilter, page: PageRequest) -> Result<Page<JobSummary>> {
+        const OP: &str = "ListJobs";
+        let output = self
+            .iot
+            .list_jobs()
+            .set_status(filter.status.as_ref().map(convert::to_job_status))
+            .set_target_selection(
+                filter
+                    .target_selection
+                    .as_ref()
+                    .map(convert::to_target_selection),
+            )
+            .set_thing_group_name(filter.thing_group_name.map(String::from))
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.jobs().len());
+        for job in output.jobs() {
+            let job_id = parse_id(JobId::parse(required(job.job_id(), OP, "jobId")?), OP)?;
+            items.push(JobSummary {
+                job_arn: job
+                    .job_arn()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.location.job_arn(&job_id)),
+                job_id,
+                target_selection: job
+                    .target_selection()
+                    .map(convert::target_selection)
+                    .unwrap_or_default(),
+                status: convert::job_status(required(job.status(), OP, "status")?),
+                created_at: required_timestamp(job.created_at(), OP, "createdAt")?,
+                last_updated_at: required_timestamp(job.last_updated_at(), OP, "lastUpdatedAt")?,
+                completed_at: job.completed_at().map(timestamp),
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn associate_targets_with_job(
+        &self,
+        job_id: &JobId,
+        targets: Vec<Target>,
+        comment: Option<Text>,
+    ) -> Result<()> {
+        let targets: Vec<String> = targets.iter().map(|t| self.target_arn(t)).collect();
+        self.iot
+            .associate_targets_with_job()
+            .job_id(job_id.as_str())
+            .set_targets(Some(targets))
+            .set_comment(comment.map(String::from))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("AssociateTargetsWithJob", e))?;
+        Ok(())
+    }
+
+    async fn cancel_job_execution(&self, cancel: CancelJobExecution) -> Result<()> {
+        let details = cancel
+            .status_details
+            .map(|d| d.as_map().clone().into_iter().collect());
+        self.iot
+            .cancel_job_execution()
+            .job_id(cancel.job_id.as_str())
+            .thing_name(cancel.thing_name.as_str())
+            .force(cancel.force)
+            .set_expected_version(cancel.expected_version)
+            .set_status_details(details)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("CancelJobExecution", e))?;
+        Ok(())
+    }
+
+    async fn delete_job_execution(
+        &self,
+        job_id: &JobId,
+        thing_name: &ThingName,
+        execution_number: i64,
+        force: bool,
+    ) -> Result<()> {
+        self.iot
+            .delete_job_execution()
+            .job_id(job_id.as_str())
+            .thing_name(thing_name.as_str())
+            .execution_number(execution_number)
+            .force(force)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DeleteJobExecution", e))?;
+        Ok(())
+    }
+
+    async fn describe_job_execution(
+        &self,
+        job_id: &JobId,
+        thing_name: &ThingName,
+        execution_number: Option<i64>,
+    ) -> Result<JobExecution> {
+        const OP: &str = "DescribeJobExecution";
+        let output = self
+            .iot
+            .describe_job_execution()
+            .job_id(job_id.as_str())
+            .thing_name(thing_name.as_str())
+            .set_execution_number(execution_number)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let execution = required(output.execution(), OP, "execution")?;
+        Ok(JobExecution {
+            job_id: job_id.clone(),
+            thing_name: thing_name.clone(),
+            thing_arn: execution
+                .thing_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.thing_arn(thing_name)),
+            status: convert::execution_status(required(execution.status(), OP, "status")?),
+            status_details: ExecutionStatusDetails {
+                details_map: convert::sorted(
+                    execution.status_details().and_then(|d| d.details_map()),
+                ),
+            },
+            force_canceled: execution.force_canceled().unwrap_or(false),
+            queued_at: required_timestamp(execution.queued_at(), OP, "queuedAt")?,
+            started_at: execution.started_at().map(timestamp),
+            last_updated_at: required_timestamp(execution.last_updated_at(), OP, "lastUpdatedAt")?,
+            execution_number: required(execution.execution_number(), OP, "executionNumber")?,
+            version_number: execution.version_number(),
+        })
+    }
+
+    async fn list_job_executions_for_job(
+        &self,
+        job_id: &JobId,
+        status: Option<ExecutionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<ExecutionSummaryForJob>> {
+        const OP: &str = "ListJobExecutionsForJob";
+        let output = self
+            .iot
+            .list_job_executions_for_job()
+            .job_id(job_id.as_str())
+            .set_status(status.as_ref().map(convert::to_execution_status))
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.execution_summaries().len());
+        for summary in output.execution_summaries() {
+            items.push(ExecutionSummaryForJob {
+                thing_arn: required(summary.thing_arn(), OP, "thingArn")?.to_owned(),
+                job_execution: convert::execution_summary(summary.job_execution_summary(), OP)?,
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn list_job_executions_for_thing(
+        &self,
+        thing_name: &ThingName,
+        status: Option<ExecutionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<ExecutionSummaryForThing>> {
+        const OP: &str = "ListJobExecutionsForThing";
+        let output = self
+            .iot
+            .list_job_executions_for_thing()
+            .thing_name(thing_name.as_str())
+            .set_status(status.as_ref().map(convert::to_execution_status))
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.execution_summaries().len());
+        for summary in output.execution_summaries() {
+            items.push(ExecutionSummaryForThing {
+                job_id: parse_id(JobId::parse(required(summary.job_id(), OP, "jobId")?), OP)?,
+                job_execution: convert::execution_summary(summary.job_execution_summary(), OP)?,
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()> {
+        let client = self.jobs_data().await?;
+        let details = update
+            .status_details
+            .map(|d| d.as_map().clone().into_iter().collect());
+        client
+            .update_job_execution()
+            .job_id(update.job_id.as_str())
+            .thing_name(update.thing_name.as_str())
+            .status(aws_sdk_iotjobsdataplane::types::JobExecutionStatus::from(
+                update.status.as_str(),
+            ))
+            .set_status_details(details)
+            .set_expected_version(update.expected_version)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("UpdateJobExecution", e))?;
+        Ok(())
+    }
+
+    async fn create_job_template(&self, template: NewJobTemplate) -> Result<JobTemplateCreated> {
+        let rollout = template
+            .job_executions_rollout_config
+            .as_ref()
+            .map(convert::to_rollout_config)
+            .transpose()?;
+        let output = self
+            .iot
+            .create_job_template()
+            .job_template_id(template.job_template_id.as_str())
+            .description(template.description.as_str())
+            .document(template.document.as_str())
+            .set_timeout_config(
+                template
+                    .timeout_config
+                    .as_ref()
+                    .map(convert::to_timeout_config),
+            )
+            .set_job_executions_rollout_config(rollout)
+            .set_presigned_url_config(
+                template
+                    .presigned_url_config
+                    .as_ref()
+                    .map(convert::to_presigned_url_config),
+            )
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("CreateJobTemplate", e))?;
+        let job_template_arn = output
+            .job_template_arn()
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.location.job_template_arn(&template.job_template_id));
+        Ok(JobTemplateCreated {
+            job_template_id: template.job_template_id,
+            job_template_arn,
+        })
+    }
+
+    async fn describe_job_template(&self, id: &JobTemplateId) -> Result<JobTemplate> {
+        const OP: &str = "DescribeJobTemplate";
+        let t = self
+            .iot
+            .describe_job_template()
+            .job_template_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        Ok(JobTemplate {
+            job_template_arn: t
+                .job_template_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.job_template_arn(id)),
+            job_template_id: id.clone(),
+            description: t.description().unwrap_or_default().to_owned(),
+            document: t.document().unwrap_or_default().to_owned(),
+            created_at: required_timestamp(t.created_at(), OP, "createdAt")?,
+            timeout_config: convert::timeout_config(t.timeout_config()),
+            job_executions_rollout_config: convert::rollout_config(
+                t.job_executions_rollout_config(),
+            ),
+            presigned_url_config: convert::presigned_url_config(t.presigned_url_config()),
+        })
+    }
+
+    async fn delete_job_template(&self, id: &JobTemplateId) -> Result<()> {
+        self.iot
+            .delete_job_template()
+            .job_template_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DeleteJobTemplate", e))?;
+        Ok(())
+    }
+
+    async fn list_job_templates(&self, page: PageRequest) -> Result<Page<JobTemplateSummary>> {
+        const OP: &str = "ListJobTemplates";
+        let output = self
+            .iot
+            .list_job_templates()
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.job_templates().len());
+        for t in output.job_templates() {
+            let id = parse_id(
+                JobTemplateId::parse(required(t.job_template_id(), OP, "jobTemplateId")?),
+                OP,
+            )?;
+            items.push(JobTemplateSummary {
+                job_template_arn: t
+                    .job_template_arn()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.location.job_template_arn(&id)),
+                job_template_id: id,
+                description: t.description().unwrap_or_default().to_owned(),
+                created_at: required_timestamp(t.created_at(), OP, "createdAt")?,
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
+        const OP: &str = "CreateThing";
+        let attributes: std::collections::HashMap<String, String> = thing
+            .attributes
+            .as_map()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let payload = iot::AttributePayload::builder()
+            .set_attributes(Some(attributes))
+            .build();
+        let output = self
+            .iot
+            .create_thing()
+            .thing_name(thing.thing_name.as_str())
+            .attribute_payload(payload)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        Ok(Created {
+            name: thing.thing_name.to_string(),
+            id: required(output.thing_id(), OP, "thingId")?.to_owned(),
+            arn: output
+                .thing_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.thing_arn(&thing.thing_name)),
+        })
+    }
+
+    async fn describe_thing(&self, name: &ThingName) -> Result<Thing> {
+        const OP: &str = "DescribeThing";
+        let t = self
+            .iot
+            .describe_thing()
+            .thing_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        Ok(Thing {
+            thing_name: name.clone(),
+            thing_id: required(t.thing_id(), OP, "thingId")?.to_owned(),
+            thing_arn: t
+                .thing_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.thing_arn(name)),
+            attributes: convert::sorted(t.attributes()),
+            version: t.version(),
+        })
+    }
+
+    async fn list_things(&self, page: PageRequest) -> Result<Page<ThingSummary>> {
+        const OP: &str = "ListThings";
+        let output = self
+            .iot
+            .list_things()
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.things().len());
+        for t in output.things() {
+            let name = parse_id(
+                ThingName::parse(required(t.thing_name(), OP, "thingName")?),
+                OP,
+            )?;
+            items.push(ThingSummary {
+                thing_arn: t
+                    .thing_arn()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.location.thing_arn(&name)),
+                thing_name: name,
+                attributes: convert::sorted(t.attributes()),
+                version: t.version(),
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn delete_thing(&self, name: &ThingName) -> Result<()> {
+        match self
+            .iot
+            .delete_thing()
+            .thing_name(name.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match map_sdk_error("DeleteThing", e) {
+                // AWS documents DeleteThing of a missing thing as a success; some endpoints say 404.
+                DomainError::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created> {
+        const OP: &str = "CreateThingGroup";
+        let properties = iot::ThingGroupProperties::builder()
+            .set_thing_group_description(group.thing_group_description.map(String::from))
+            .build();
+        let output = self
+            .iot
+            .create_thing_group()
+            .thing_group_name(group.thing_group_name.as_str())
+            .set_parent_group_name(group.parent_group_name.map(String::from))
+            .thing_group_properties(properties)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        Ok(Created {
+            name: group.thing_group_name.to_string(),
+            id: required(output.thing_group_id(), OP, "thingGroupId")?.to_owned(),
+            arn: output
+                .thing_group_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.thing_group_arn(&group.thing_group_name)),
+        })
+    }
+
+    async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup> {
+        const OP: &str = "DescribeThingGroup";
+        let g = self
+            .iot
+            .describe_thing_group()
+            .thing_group_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let metadata = required(g.thing_group_metadata(), OP, "thingGroupMetadata")?;
+        let mut chain = Vec::new();
+        for ancestor in metadata.root_to_parent_thing_groups() {
+            let group_name = parse_id(
+                ThingGroupName::parse(required(ancestor.group_name(), OP, "groupName")?),
+                OP,
+            )?;
+            chain.push(GroupNameAndArn {
+                group_arn: ancestor
+                    .group_arn()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.location.thing_group_arn(&group_name)),
+                group_name,
+            });
+        }
+        Ok(ThingGroup {
+            thing_group_name: name.clone(),
+            thing_group_id: required(g.thing_group_id(), OP, "thingGroupId")?.to_owned(),
+            thing_group_arn: g
+                .thing_group_arn()
+                .map(str::to_owned)
+                .unwrap_or_else(|| self.location.thing_group_arn(name)),
+            version: g.version(),
+            thing_group_properties: models::registry::ThingGroupProperties {
+                thing_group_description: g
+                    .thing_group_properties()
+                    .and_then(|p| p.thing_group_description())
+                    .map(str::to_owned),
+            },
+            thing_group_metadata: models::registry::ThingGroupMetadata {
+                parent_group_name: metadata
+                    .parent_group_name()
+                    .map(|p| parse_id(ThingGroupName::parse(p), OP))
+                    .transpose()?,
+                root_to_parent_thing_groups: chain,
+                creation_date: required_timestamp(metadata.creation_date(), OP, "creationDate")?,
+            },
+        })
+    }
+
+    async fn list_thing_groups(
+        &self,
+        name_prefix: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<GroupNameAndArn>> {
+        const OP: &str = "ListThingGroups";
+        let output = self
+            .iot
+            .list_thing_groups()
+            .set_name_prefix_filter(name_prefix)
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let mut items = Vec::with_capacity(output.thing_groups().len());
+        for g in output.thing_groups() {
+            let group_name = parse_id(
+                ThingGroupName::parse(required(g.group_name(), OP, "groupName")?),
+                OP,
+            )?;
+            items.push(GroupNameAndArn {
+                group_arn: g
+                    .group_arn()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| self.location.thing_group_arn(&group_name)),
+                group_name,
+            });
+        }
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+
+    async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()> {
+        self.iot
+            .delete_thing_group()
+            .thing_group_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DeleteThingGroup", e))?;
+        Ok(())
+    }
+
+    async fn add_thing_to_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()> {
+        self.iot
+            .add_thing_to_thing_group()
+            .thing_group_name(group.as_str())
+            .thing_name(thing.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("AddThingToThingGroup", e))?;
+        Ok(())
+    }
+
+    async fn remove_thing_from_thing_group(
+        &self,
+        group: &ThingGroupName,
+        thing: &ThingName,
+    ) -> Result<()> {
+        self.iot
+            .remove_thing_from_thing_group()
+            .thing_group_name(group.as_str())
+            .thing_name(thing.as_str())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("RemoveThingFromThingGroup", e))?;
+        Ok(())
+    }
+
+    async fn list_things_in_thing_group(
+        &self,
+        group: &ThingGroupName,
+        recursive: bool,
+        page: PageRequest,
+    ) -> Result<Page<ThingName>> {
+        const OP: &str = "ListThingsInThingGroup";
+        let output = self
+            .iot
+            .list_things_in_thing_group()
+            .thing_group_name(group.as_str())
+            .recursive(recursive)
+            .max_results(page_size(&page))
+            .set_next_token(token(&page))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(OP, e))?;
+        let items = output
+            .things()
+            .iter()
+            .map(|name| parse_id(ThingName::parse(name.clone()), OP))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            next_token: next(output.next_token()),
+        })
+    }
+}
