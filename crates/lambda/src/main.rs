@@ -1,14 +1,10 @@
 //! `bootstrap`: the API on AWS Lambda (`provided.al2023`) behind an API Gateway REST API, on the
-//! AWS IoT backend. Logs are JSON lines with the invocation's request id.
+//! AWS IoT backend. Logs are JSON lines that carry the invocation's request id.
 
 use std::sync::Arc;
 
 fn main() -> Result<(), lambda_http::Error> {
-    // API Gateway REST events carry the stage ("/prod/jobs"); the router serves "/jobs".
-    // Set before any thread starts, as environment changes must be.
-    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_none() {
-        std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true");
-    }
+    lambda::ignore_stage_in_path();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -19,14 +15,10 @@ fn main() -> Result<(), lambda_http::Error> {
         .with_span_list(false)
         .without_time()
         .init();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(serve())
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve())
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {
     let backend = aws_backend::AwsIot::from_env().await?;
-    let app = handlers::router(Arc::new(backend)).layer(handlers::catch_panic());
-    lambda_http::run(app).await
+    lambda_http::run(lambda::app(Arc::new(backend))).await
 }

@@ -1,0 +1,120 @@
+//! Real API Gateway REST proxy events, kept in `tests/events/`, go through lambda_http's own
+//! conversion into the router the function serves: every operation at least once, the stage in
+//! the path, a URL-encoded path parameter, a base64 body, a missing body and a malformed one.
+
+#![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
+
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The app over a fresh emulator with a few resources the events name.
+async fn seeded_app() -> axum::Router {
+    lambda::ignore_stage_in_path();
+    let backend = emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
+    let app = lambda::app(Arc::new(backend));
+    let seed = [
+        ("POST", "/things", json!({"thingName": "lamp-1"})),
+        ("POST", "/things", json!({"thingName": "lamp-3"})),
+        ("POST", "/things", json!({"thingName": "lamp:1"})),
+        ("POST", "/thing-groups", json!({"thingGroupName": "floor-1"})),
+        ("PUT", "/thing-groups/floor-1/things/lamp-3", json!({})),
+        ("POST", "/jobs", json!({"jobId": "firmware-1", "targets": ["lamp-1"], "targetSelection": "CONTINUOUS", "document": "{}"})),
+        ("POST", "/job-templates", json!({"jobTemplateId": "reboot", "description": "Reboot", "document": "{}"})),
+    ];
+    for (method, path, body) in seed {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "seeding {method} {path}");
+    }
+    app
+}
+
+async fn invoke(app: &axum::Router, fixture: &str) -> (u16, Value) {
+    let path = format!("{}/tests/events/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
+    let event = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_operation_answers_its_real_api_gateway_event() {
+    let cases: [(&str, u16, &str); 30] = [
+        ("create_thing", 200, "created"),
+        ("list_things", 200, "things"),
+        ("describe_thing", 200, "thing"),
+        ("describe_thing_encoded_path", 200, "thing"),
+        ("delete_thing", 200, "deleted"),
+        ("create_thing_group", 200, "created"),
+        ("list_thing_groups", 200, "thingGroups"),
+        ("describe_thing_group", 200, "thingGroup"),
+        ("delete_thing_group", 200, "deleted"),
+        ("add_thing_to_thing_group", 200, "added"),
+        ("remove_thing_from_thing_group", 200, "removed"),
+        ("list_things_in_thing_group", 200, "things"),
+        ("create_job", 200, "jobArn"),
+        ("list_jobs", 200, "jobs"),
+        ("describe_job", 200, "job"),
+        ("update_job", 200, "updated"),
+        ("associate_targets_with_job", 200, "associated"),
+        ("get_job_document", 200, "document"),
+        ("list_job_executions_for_job", 200, "executionSummaries"),
+        ("describe_job_execution", 200, "execution"),
+        ("list_job_executions_for_thing", 200, "executionSummaries"),
+        ("cancel_job_execution", 200, "canceled"),
+        ("cancel_job_base64_body", 200, "canceled"),
+        ("delete_job_forced_in_query", 200, "deleted"),
+        ("create_job_template", 200, "created"),
+        ("list_job_templates", 200, "jobTemplates"),
+        ("describe_job_template", 200, "jobTemplate"),
+        ("delete_job_template", 200, "deleted"),
+        // Without a body, the delete of a QUEUED execution has no force: refused, not a crash.
+        ("delete_job_execution_missing_body", 409, "error"),
+        ("create_thing_malformed_body", 400, "error"),
+    ];
+    for (fixture, status, key) in cases {
+        let app = seeded_app().await;
+        let (got, body) = invoke(&app, fixture).await;
+        assert_eq!(got, status, "{fixture}: {body}");
+        assert!(body.get(key).is_some(), "{fixture}: no {key:?} in {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_stage_is_not_part_of_the_route_and_encoded_names_are_decoded() {
+    let app = seeded_app().await;
+    let (_, body) = invoke(&app, "describe_thing_encoded_path").await;
+    assert_eq!(body["thing"]["thingName"], "lamp:1");
+}
+
+#[tokio::test]
+async fn a_base64_body_is_decoded() {
+    let app = seeded_app().await;
+    invoke(&app, "cancel_job_base64_body").await;
+    let (_, body) = invoke(&app, "describe_job").await;
+    assert_eq!(body["job"]["comment"], "superseded");
+    assert_eq!(body["job"]["reasonCode"], "SUPERSEDED");
+}
+
+#[test]
+fn every_operation_has_a_fixture() {
+    let dir = format!("{}/tests/events", env!("CARGO_MANIFEST_DIR"));
+    let mut covered = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        covered.insert((event["httpMethod"].as_str().unwrap().to_owned(), event["resource"].as_str().unwrap().to_owned()));
+    }
+    for op in handlers::OPERATIONS {
+        assert!(covered.contains(&(op.method.to_string(), op.path.to_owned())), "no event for {} {}", op.method, op.path);
+    }
+}
