@@ -2,6 +2,7 @@
 //! from this backend as from the emulator. Faults of the service are logged and answered with a
 //! generic message: nothing AWS says about itself reaches the client.
 
+use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 use models::DomainError;
 
@@ -9,16 +10,29 @@ use models::DomainError;
 const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Maps a failed call of `operation` to the domain error a client gets.
-pub fn map_sdk_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> DomainError
+pub fn map_sdk_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> DomainError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let message = inner.message().unwrap_or("").to_owned();
-            from_code(operation, inner.code().unwrap_or(""), message)
+            match inner.code() {
+                Some(code) => from_code(operation, code, message),
+                // No error code: a gateway or load balancer in front of IoT answered.
+                None if service.raw().status().is_server_error() => {
+                    tracing::warn!(
+                        operation,
+                        status = service.raw().status().as_u16(),
+                        "AWS IoT failed without a code"
+                    );
+                    DomainError::Unavailable(
+                        "AWS IoT failed to handle the request; retry it".into(),
+                    )
+                }
+                None => from_code(operation, "", message),
+            }
         }
         SdkError::TimeoutError(_) => {
             tracing::warn!(operation, "AWS IoT call timed out");

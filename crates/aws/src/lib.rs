@@ -32,7 +32,8 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct AwsIot {
     iot: aws_sdk_iot::Client,
-    config: aws_config::SdkConfig,
+    /// What the jobs data plane client is built from, when it is not given.
+    config: Option<aws_config::SdkConfig>,
     jobs_data: OnceCell<aws_sdk_iotjobsdataplane::Client>,
     location: Location,
 }
@@ -61,8 +62,22 @@ impl AwsIot {
     pub fn new(config: aws_config::SdkConfig, location: Location) -> Self {
         AwsIot {
             iot: aws_sdk_iot::Client::new(&config),
-            config,
+            config: Some(config),
             jobs_data: OnceCell::new(),
+            location,
+        }
+    }
+
+    /// A backend over clients built elsewhere (tests give mocked ones).
+    pub fn with_clients(
+        iot: aws_sdk_iot::Client,
+        jobs_data: aws_sdk_iotjobsdataplane::Client,
+        location: Location,
+    ) -> Self {
+        AwsIot {
+            iot,
+            config: None,
+            jobs_data: OnceCell::new_with(Some(jobs_data)),
             location,
         }
     }
@@ -72,10 +87,13 @@ impl AwsIot {
     async fn jobs_data(&self) -> Result<&aws_sdk_iotjobsdataplane::Client> {
         self.jobs_data
             .get_or_try_init(|| async {
+                let config = self.config.as_ref().ok_or_else(|| {
+                    DomainError::Internal("no configuration for the jobs data plane".into())
+                })?;
                 let explicit = std::env::var_os("AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE").is_some()
-                    || self.config.endpoint_url().is_some();
+                    || config.endpoint_url().is_some();
                 if explicit {
-                    return Ok(aws_sdk_iotjobsdataplane::Client::new(&self.config));
+                    return Ok(aws_sdk_iotjobsdataplane::Client::new(config));
                 }
                 let endpoint = self
                     .iot
@@ -89,10 +107,10 @@ impl AwsIot {
                     "DescribeEndpoint",
                     "endpointAddress",
                 )?;
-                let config = aws_sdk_iotjobsdataplane::config::Builder::from(&self.config)
+                let data_config = aws_sdk_iotjobsdataplane::config::Builder::from(config)
                     .endpoint_url(format!("https://{address}"))
                     .build();
-                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(config))
+                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(data_config))
             })
             .await
     }

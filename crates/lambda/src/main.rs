@@ -15,7 +15,10 @@ fn main() -> Result<(), lambda_http::Error> {
         .with_span_list(false)
         .without_time()
         .init();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve())
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {

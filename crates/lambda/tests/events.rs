@@ -13,16 +13,29 @@ use tower::ServiceExt;
 /// The app over a fresh emulator with a few resources the events name.
 async fn seeded_app() -> axum::Router {
     lambda::ignore_stage_in_path();
-    let backend = emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
+    let backend =
+        emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
     let app = lambda::app(Arc::new(backend));
     let seed = [
         ("POST", "/things", json!({"thingName": "lamp-1"})),
         ("POST", "/things", json!({"thingName": "lamp-3"})),
         ("POST", "/things", json!({"thingName": "lamp:1"})),
-        ("POST", "/thing-groups", json!({"thingGroupName": "floor-1"})),
+        (
+            "POST",
+            "/thing-groups",
+            json!({"thingGroupName": "floor-1"}),
+        ),
         ("PUT", "/thing-groups/floor-1/things/lamp-3", json!({})),
-        ("POST", "/jobs", json!({"jobId": "firmware-1", "targets": ["lamp-1"], "targetSelection": "CONTINUOUS", "document": "{}"})),
-        ("POST", "/job-templates", json!({"jobTemplateId": "reboot", "description": "Reboot", "document": "{}"})),
+        (
+            "POST",
+            "/jobs",
+            json!({"jobId": "firmware-1", "targets": ["lamp-1"], "targetSelection": "CONTINUOUS", "document": "{}"}),
+        ),
+        (
+            "POST",
+            "/job-templates",
+            json!({"jobTemplateId": "reboot", "description": "Reboot", "document": "{}"}),
+        ),
     ];
     for (method, path, body) in seed {
         let request = axum::http::Request::builder()
@@ -40,11 +53,15 @@ async fn seeded_app() -> axum::Router {
 async fn invoke(app: &axum::Router, fixture: &str) -> (u16, Value) {
     let path = format!("{}/tests/events/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
     let event = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let request =
+        lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{fixture}: {e}"));
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -111,10 +128,19 @@ fn every_operation_has_a_fixture() {
     let dir = format!("{}/tests/events", env!("CARGO_MANIFEST_DIR"));
     let mut covered = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
-        covered.insert((event["httpMethod"].as_str().unwrap().to_owned(), event["resource"].as_str().unwrap().to_owned()));
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        covered.insert((
+            event["httpMethod"].as_str().unwrap().to_owned(),
+            event["resource"].as_str().unwrap().to_owned(),
+        ));
     }
     for op in handlers::OPERATIONS {
-        assert!(covered.contains(&(op.method.to_string(), op.path.to_owned())), "no event for {} {}", op.method, op.path);
+        assert!(
+            covered.contains(&(op.method.to_string(), op.path.to_owned())),
+            "no event for {} {}",
+            op.method,
+            op.path
+        );
     }
 }
