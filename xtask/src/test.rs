@@ -38,16 +38,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
-    cargo_test(&args.cargo_test_args)
+    let moto = Moto::start(&venv)?;
+    cargo_test(&args.cargo_test_args, &moto.url)
+}
+
+/// A moto server on a free loopback port, for the AWS backend's contract tests; stopped on drop.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start(venv: &Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(std::env::temp_dir().join("iot-api-moto.log"))?;
+        let child = Command::new(venv.join("bin").join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // ARNs in the tests name this account, as the emulator's do.
+            .env("MOTO_ACCOUNT_ID", "000000000000")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting moto_server from .venv")?;
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("moto_server did not listen on port {port} within 60 s; see its log in the temp directory");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprintln!("moto listening on {}", moto.url);
+        Ok(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs `cargo test`, passing its output through, and ends with one summary line over all test
 /// binaries, since cargo's own last line is that of whichever binary ran last.
-fn cargo_test(extra: &[String]) -> anyhow::Result<()> {
+fn cargo_test(extra: &[String], moto_url: &str) -> anyhow::Result<()> {
     let mut command = cargo();
     command
         .args(["test", "--workspace", "--locked"])
         .args(extra)
+        .env("IOT_API_MOTO_URL", moto_url)
         .stdout(Stdio::piped());
     eprintln!("$ {command:?}");
     let mut child = command.spawn().context("starting cargo test")?;

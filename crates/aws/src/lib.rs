@@ -134,6 +134,30 @@ pub enum ConfigError {
     NoAccount,
 }
 
+/// AWS's not-found and already-exists messages vary by endpoint and rarely name the resource; the
+/// API's own message names it, as the emulator's does.
+fn named(error: DomainError, message: impl FnOnce() -> String) -> DomainError {
+    match error {
+        DomainError::NotFound(_) => DomainError::NotFound(message()),
+        DomainError::AlreadyExists(_) => DomainError::AlreadyExists(message()),
+        other => other,
+    }
+}
+
+fn job_missing(job_id: &JobId) -> impl FnOnce() -> String + '_ {
+    move || format!("job {:?} does not exist", job_id.as_str())
+}
+
+fn execution_missing<'a>(job_id: &'a JobId, thing: &'a ThingName) -> impl FnOnce() -> String + 'a {
+    move || {
+        format!(
+            "job {:?} has no execution on thing {:?}, or does not exist",
+            job_id.as_str(),
+            thing.as_str()
+        )
+    }
+}
+
 fn page_size(page: &PageRequest) -> i32 {
     i32::try_from(page.max_results.get()).unwrap_or(i32::MAX)
 }
@@ -191,7 +215,13 @@ impl Backend for AwsIot {
             )
             .send()
             .await
-            .map_err(|e| map_sdk_error("CreateJob", e))?;
+            .map_err(|e| match map_sdk_error("CreateJob", e) {
+                DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
+                    "job {:?} already exists",
+                    job.job_id.as_str()
+                )),
+                other => other,
+            })?;
         let job_arn = output
             .job_arn()
             .map(str::to_owned)
@@ -227,7 +257,7 @@ impl Backend for AwsIot {
             )
             .send()
             .await
-            .map_err(|e| map_sdk_error("UpdateJob", e))?;
+            .map_err(|e| named(map_sdk_error("UpdateJob", e), job_missing(job_id)))?;
         Ok(())
     }
 
@@ -240,7 +270,7 @@ impl Backend for AwsIot {
             .set_reason_code(cancel.reason_code.map(String::from))
             .send()
             .await
-            .map_err(|e| map_sdk_error("CancelJob", e))?;
+            .map_err(|e| named(map_sdk_error("CancelJob", e), job_missing(&cancel.job_id)))?;
         Ok(())
     }
 
@@ -251,7 +281,7 @@ impl Backend for AwsIot {
             .force(force)
             .send()
             .await
-            .map_err(|e| map_sdk_error("DeleteJob", e))?;
+            .map_err(|e| named(map_sdk_error("DeleteJob", e), job_missing(job_id)))?;
         Ok(())
     }
 
@@ -263,7 +293,7 @@ impl Backend for AwsIot {
             .job_id(job_id.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
         let job = required(output.job(), OP, "job")?;
         Ok(Job {
             job_arn: job
@@ -302,7 +332,7 @@ impl Backend for AwsIot {
             .job_id(job_id.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
         Ok(required(output.document(), OP, "document")?.to_owned())
     }
 
@@ -363,7 +393,12 @@ impl Backend for AwsIot {
             .set_comment(comment.map(String::from))
             .send()
             .await
-            .map_err(|e| map_sdk_error("AssociateTargetsWithJob", e))?;
+            .map_err(|e| {
+                named(
+                    map_sdk_error("AssociateTargetsWithJob", e),
+                    job_missing(job_id),
+                )
+            })?;
         Ok(())
     }
 
@@ -380,7 +415,12 @@ impl Backend for AwsIot {
             .set_status_details(details)
             .send()
             .await
-            .map_err(|e| map_sdk_error("CancelJobExecution", e))?;
+            .map_err(|e| {
+                named(
+                    map_sdk_error("CancelJobExecution", e),
+                    execution_missing(&cancel.job_id, &cancel.thing_name),
+                )
+            })?;
         Ok(())
     }
 
@@ -399,7 +439,12 @@ impl Backend for AwsIot {
             .force(force)
             .send()
             .await
-            .map_err(|e| map_sdk_error("DeleteJobExecution", e))?;
+            .map_err(|e| {
+                named(
+                    map_sdk_error("DeleteJobExecution", e),
+                    execution_missing(job_id, thing_name),
+                )
+            })?;
         Ok(())
     }
 
@@ -418,7 +463,7 @@ impl Backend for AwsIot {
             .set_execution_number(execution_number)
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| named(map_sdk_error(OP, e), execution_missing(job_id, thing_name)))?;
         let execution = required(output.execution(), OP, "execution")?;
         Ok(JobExecution {
             job_id: job_id.clone(),
@@ -458,7 +503,7 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
         let mut items = Vec::with_capacity(output.execution_summaries().len());
         for summary in output.execution_summaries() {
             items.push(ExecutionSummaryForJob {
@@ -488,7 +533,11 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!("thing {:?} does not exist", thing_name.as_str())
+                })
+            })?;
         let mut items = Vec::with_capacity(output.execution_summaries().len());
         for summary in output.execution_summaries() {
             items.push(ExecutionSummaryForThing {
@@ -549,7 +598,14 @@ impl Backend for AwsIot {
             )
             .send()
             .await
-            .map_err(|e| map_sdk_error("CreateJobTemplate", e))?;
+            .map_err(|e| {
+                named(map_sdk_error("CreateJobTemplate", e), || {
+                    format!(
+                        "job template {:?} already exists",
+                        template.job_template_id.as_str()
+                    )
+                })
+            })?;
         let job_template_arn = output
             .job_template_arn()
             .map(str::to_owned)
@@ -568,7 +624,11 @@ impl Backend for AwsIot {
             .job_template_id(id.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!("job template {:?} does not exist", id.as_str())
+                })
+            })?;
         Ok(JobTemplate {
             job_template_arn: t
                 .job_template_arn()
@@ -592,7 +652,11 @@ impl Backend for AwsIot {
             .job_template_id(id.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error("DeleteJobTemplate", e))?;
+            .map_err(|e| {
+                named(map_sdk_error("DeleteJobTemplate", e), || {
+                    format!("job template {:?} does not exist", id.as_str())
+                })
+            })?;
         Ok(())
     }
 
@@ -646,7 +710,14 @@ impl Backend for AwsIot {
             .attribute_payload(payload)
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!(
+                        "thing {:?} already exists with different attributes",
+                        thing.thing_name.as_str()
+                    )
+                })
+            })?;
         Ok(Created {
             name: thing.thing_name.to_string(),
             id: required(output.thing_id(), OP, "thingId")?.to_owned(),
@@ -665,7 +736,11 @@ impl Backend for AwsIot {
             .thing_name(name.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!("thing {:?} does not exist", name.as_str())
+                })
+            })?;
         Ok(Thing {
             thing_name: name.clone(),
             thing_id: required(t.thing_id(), OP, "thingId")?.to_owned(),
@@ -729,6 +804,10 @@ impl Backend for AwsIot {
 
     async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created> {
         const OP: &str = "CreateThingGroup";
+        let parent = group
+            .parent_group_name
+            .as_ref()
+            .map(|p| p.as_str().to_owned());
         let properties = iot::ThingGroupProperties::builder()
             .set_thing_group_description(group.thing_group_description.map(String::from))
             .build();
@@ -736,11 +815,21 @@ impl Backend for AwsIot {
             .iot
             .create_thing_group()
             .thing_group_name(group.thing_group_name.as_str())
-            .set_parent_group_name(group.parent_group_name.map(String::from))
+            .set_parent_group_name(parent.clone())
             .thing_group_properties(properties)
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| match map_sdk_error(OP, e) {
+                DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
+                    "thing group {:?} already exists with a different parent or description",
+                    group.thing_group_name.as_str()
+                )),
+                DomainError::NotFound(_) => DomainError::NotFound(format!(
+                    "parentGroupName: thing group {:?} does not exist",
+                    parent.as_deref().unwrap_or_default()
+                )),
+                other => other,
+            })?;
         Ok(Created {
             name: group.thing_group_name.to_string(),
             id: required(output.thing_group_id(), OP, "thingGroupId")?.to_owned(),
@@ -759,7 +848,11 @@ impl Backend for AwsIot {
             .thing_group_name(name.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!("thing group {:?} does not exist", name.as_str())
+                })
+            })?;
         let metadata = required(g.thing_group_metadata(), OP, "thingGroupMetadata")?;
         let mut chain = Vec::new();
         for ancestor in metadata.root_to_parent_thing_groups() {
@@ -856,7 +949,15 @@ impl Backend for AwsIot {
             .thing_name(thing.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error("AddThingToThingGroup", e))?;
+            .map_err(|e| {
+                named(map_sdk_error("AddThingToThingGroup", e), || {
+                    format!(
+                        "thing group {:?} or thing {:?} does not exist",
+                        group.as_str(),
+                        thing.as_str()
+                    )
+                })
+            })?;
         Ok(())
     }
 
@@ -871,7 +972,15 @@ impl Backend for AwsIot {
             .thing_name(thing.as_str())
             .send()
             .await
-            .map_err(|e| map_sdk_error("RemoveThingFromThingGroup", e))?;
+            .map_err(|e| {
+                named(map_sdk_error("RemoveThingFromThingGroup", e), || {
+                    format!(
+                        "thing group {:?} or thing {:?} does not exist",
+                        group.as_str(),
+                        thing.as_str()
+                    )
+                })
+            })?;
         Ok(())
     }
 
@@ -891,7 +1000,11 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                named(map_sdk_error(OP, e), || {
+                    format!("thing group {:?} does not exist", group.as_str())
+                })
+            })?;
         let items = output
             .things()
             .iter()

@@ -67,6 +67,10 @@ async fn a_body_that_is_not_an_object_is_422() {
     }
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn junk_sent_to_every_operation_never_gets_a_5xx() {
     let app = spawn_app();

@@ -13,6 +13,10 @@ async fn app_with_job(things: &[&str]) -> TestApp {
     app
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: execution numbers and versions differ from AWS"
+)]
 #[tokio::test]
 async fn describe_execution_shows_a_new_queued_execution() {
     let app = app_with_job(&["t"]).await;
@@ -46,6 +50,10 @@ async fn describe_execution_shows_a_new_queued_execution() {
         .assert_error(422, "ValidationError", "thingName");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn device_updates_bump_the_version_and_set_started_at() {
     let app = app_with_job(&["t"]).await;
@@ -57,6 +65,10 @@ async fn device_updates_bump_the_version_and_set_started_at() {
     assert!(execution["startedAt"].is_string());
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn cancel_queued_execution_records_status_details() {
     let app = app_with_job(&["t", "u"]).await;
@@ -82,6 +94,10 @@ async fn cancel_queued_execution_records_status_details() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn cancel_in_progress_execution_needs_force() {
     let app = app_with_job(&["t"]).await;
@@ -103,6 +119,10 @@ async fn cancel_in_progress_execution_needs_force() {
     assert_eq!(execution["versionNumber"], 3);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: CancelJobExecution ignores expectedVersion"
+)]
 #[tokio::test]
 async fn cancel_execution_checks_expected_version() {
     let app = app_with_job(&["t"]).await;
@@ -125,6 +145,10 @@ async fn cancel_execution_checks_expected_version() {
     .assert_ok();
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: answers 500 where AWS answers 404 or 409"
+)]
 #[tokio::test]
 async fn cancel_execution_errors() {
     let app = app_with_job(&["t", "u"]).await;
@@ -162,6 +186,10 @@ async fn cancel_execution_errors() {
         .assert_error(409, "InvalidStateTransition", "SUCCEEDED");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: cancelled executions cannot be found again"
+)]
 #[tokio::test]
 async fn delete_execution_of_a_terminal_execution_by_number_or_latest() {
     let app = app_with_job(&["t", "u"]).await;
@@ -182,6 +210,10 @@ async fn delete_execution_of_a_terminal_execution_by_number_or_latest() {
         .assert_error(404, "ResourceNotFound", "\"u\"");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn delete_execution_that_is_not_terminal_needs_force() {
     let app = app_with_job(&["t"]).await;
@@ -203,6 +235,10 @@ async fn delete_execution_that_is_not_terminal_needs_force() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: answers 500 where AWS answers 404 or 409"
+)]
 #[tokio::test]
 async fn delete_execution_errors() {
     let app = app_with_job(&["t"]).await;
@@ -234,6 +270,7 @@ async fn delete_execution_errors() {
         .assert_error(404, "ResourceNotFound", "\"x\"");
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: list filters and paging are ignored")]
 #[tokio::test]
 async fn list_executions_for_a_job_filters_by_status_and_pages() {
     let app = app_with_job(&["a", "b", "c"]).await;
@@ -280,6 +317,7 @@ async fn list_executions_for_a_job_filters_by_status_and_pages() {
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: list filters are ignored")]
 #[tokio::test]
 async fn list_executions_for_a_thing() {
     let app = spawn_app();

@@ -2,8 +2,6 @@
 //! without a socket, and a check of every response against `openapi.yaml`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
@@ -24,40 +22,20 @@ pub fn spec() -> &'static Value {
     SPEC.get_or_init(|| serde_yaml::from_str(SPEC_YAML).expect("openapi.yaml parses"))
 }
 
-/// The backend a suite runs on: the emulator on a fresh database file, as the local server runs
-/// it (WAL, separate reader connections). Other backends plug in here.
-pub fn new_backend(dir: &Path) -> Arc<dyn Backend> {
-    let storage = emulator::Storage::File(dir.join("api.db"));
-    Arc::new(
-        emulator::Emulator::open(&storage, emulator::default_location()).expect("emulator opens"),
-    )
-}
-
 pub struct TestApp {
     pub router: Router,
     pub backend: Arc<dyn Backend>,
-    dir: PathBuf,
+    /// Whatever keeps the backend's state for this test alone (a directory, a lock).
+    _isolation: Box<dyn std::any::Any + Send + Sync>,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// A fresh API over a fresh backend, from the binary's own `backend` module.
 pub fn spawn_app() -> TestApp {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "iot-api-tests-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let backend = new_backend(&dir);
+    let (backend, isolation) = crate::backend::fresh();
     TestApp {
         router: handlers::router(Arc::clone(&backend)),
         backend,
-        dir,
+        _isolation: isolation,
     }
 }
 

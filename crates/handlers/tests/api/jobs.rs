@@ -4,6 +4,10 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn create_job_returns_its_id_and_arn_and_defaults_to_snapshot() {
     let app = spawn_app();
@@ -33,6 +37,10 @@ async fn create_job_returns_its_id_and_arn_and_defaults_to_snapshot() {
     assert!(job["createdAt"].as_str().unwrap().ends_with('Z'));
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: CreateJob overwrites a job with the same id"
+)]
 #[tokio::test]
 async fn create_job_with_a_taken_id_is_409() {
     let app = spawn_app();
@@ -148,6 +156,10 @@ async fn create_job_validates_every_field() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: CreateJob does not check its targets"
+)]
 #[tokio::test]
 async fn create_job_with_unknown_or_foreign_targets_is_404_naming_the_target() {
     let app = spawn_app();
@@ -177,6 +189,10 @@ async fn create_job_with_unknown_or_foreign_targets_is_404_naming_the_target() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn create_job_accepts_thing_names_thing_arns_and_group_arns() {
     let app = spawn_app();
@@ -199,6 +215,10 @@ async fn create_job_accepts_thing_names_thing_arns_and_group_arns() {
     assert_eq!(job["jobProcessDetails"]["numberOfQueuedThings"], 3);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn create_job_from_a_template_takes_its_document_and_configuration() {
     let app = spawn_app();
@@ -236,6 +256,7 @@ async fn create_job_from_a_template_takes_its_document_and_configuration() {
     reply.assert_error(404, "ResourceNotFound", "job template \"missing\"");
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: answers 500 where AWS answers 404")]
 #[tokio::test]
 async fn describe_job_and_document_of_a_missing_or_invalid_id() {
     let app = spawn_app();
@@ -267,6 +288,7 @@ async fn get_job_document_returns_the_text_as_created() {
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: UpdateJob is not implemented")]
 #[tokio::test]
 async fn update_job_changes_only_the_fields_given() {
     let app = spawn_app();
@@ -306,6 +328,7 @@ async fn update_job_changes_only_the_fields_given() {
         .assert_error(404, "ResourceNotFound", "nope");
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: list filters are ignored")]
 #[tokio::test]
 async fn list_jobs_filters_by_status_selection_and_group() {
     let app = spawn_app();
@@ -364,6 +387,7 @@ async fn list_jobs_filters_by_status_selection_and_group() {
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: does not check next tokens")]
 #[tokio::test]
 async fn a_token_from_another_list_is_refused() {
     let app = spawn_app();
@@ -377,6 +401,10 @@ async fn a_token_from_another_list_is_refused() {
         .assert_error(422, "ValidationError", "nextToken");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: new jobs are QUEUED, a job status AWS never returns"
+)]
 #[tokio::test]
 async fn paging_through_1000_jobs_seven_at_a_time_returns_each_once() {
     let app = spawn_app();
@@ -408,6 +436,10 @@ async fn paging_through_1000_jobs_seven_at_a_time_returns_each_once() {
     assert_eq!(seen, expected, "every job exactly once, in creation order");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn cancel_job_cancels_queued_executions_and_keeps_comment_and_reason() {
     let app = spawn_app();
@@ -436,6 +468,10 @@ async fn cancel_job_cancels_queued_executions_and_keeps_comment_and_reason() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn forced_cancel_also_cancels_in_progress_executions_even_after_an_unforced_one() {
     let app = spawn_app();
@@ -459,6 +495,10 @@ async fn forced_cancel_also_cancels_in_progress_executions_even_after_an_unforce
     assert_eq!(execution["forceCanceled"], true);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn cancel_job_errors() {
     let app = spawn_app();
@@ -481,6 +521,10 @@ async fn cancel_job_errors() {
         .assert_error(422, "ValidationError", "force: must be true or false");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: DeleteJob does not check the job's status"
+)]
 #[tokio::test]
 async fn delete_in_progress_job_needs_force_from_query_or_body() {
     let app = spawn_app();
@@ -517,6 +561,7 @@ async fn delete_in_progress_job_needs_force_from_query_or_body() {
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: answers 500 where AWS answers 404")]
 #[tokio::test]
 async fn delete_job_errors_and_finished_jobs() {
     let app = spawn_app();
@@ -542,6 +587,10 @@ async fn delete_job_errors_and_finished_jobs() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: AssociateTargetsWithJob is not implemented"
+)]
 #[tokio::test]
 async fn associate_adds_targets_to_a_continuous_job_and_queues_their_things() {
     let app = spawn_app();
@@ -570,6 +619,10 @@ async fn associate_adds_targets_to_a_continuous_job_and_queues_their_things() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: AssociateTargetsWithJob is not implemented"
+)]
 #[tokio::test]
 async fn associate_errors() {
     let app = spawn_app();

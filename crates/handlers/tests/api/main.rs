@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
 
+mod backend;
 mod helpers;
 
 mod bad_input;

@@ -4,6 +4,10 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: CreateThing of an existing thing is not idempotent"
+)]
 #[tokio::test]
 async fn create_thing_returns_name_id_and_arn_and_is_idempotent() {
     let app = spawn_app();
@@ -94,6 +98,10 @@ async fn get_list_and_delete_things() {
     app.delete("/things/a", None).await.assert_ok();
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: answers 500 for a missing parent group"
+)]
 #[tokio::test]
 async fn thing_groups_form_hierarchies() {
     let app = spawn_app();
@@ -154,6 +162,7 @@ async fn thing_groups_form_hierarchies() {
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: hierarchy depth is not limited")]
 #[tokio::test]
 async fn hierarchies_are_at_most_seven_deep() {
     let app = spawn_app();
@@ -194,6 +203,10 @@ async fn deleting_groups() {
         .assert_error(404, "ResourceNotFound", "parent");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: recursive listing and its order differ from AWS"
+)]
 #[tokio::test]
 async fn group_membership_and_listing() {
     let app = spawn_app();
@@ -257,6 +270,10 @@ async fn group_membership_and_listing() {
         .assert_error(422, "ValidationError", "recursive");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: group membership limits are not enforced"
+)]
 #[tokio::test]
 async fn a_thing_joins_one_group_per_hierarchy_and_at_most_ten() {
     let app = spawn_app();

@@ -7,6 +7,10 @@ use serde_json::json;
 
 use crate::helpers::spawn_app;
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn a_group_of_three_things_targeted_by_a_job_gives_three_queued_executions() {
     let app = spawn_app();
@@ -28,6 +32,7 @@ async fn a_group_of_three_things_targeted_by_a_job_gives_three_queued_executions
     );
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: jobs never complete")]
 #[tokio::test]
 async fn cancelling_one_execution_and_then_the_others_completes_a_snapshot_job() {
     let app = spawn_app();
@@ -46,6 +51,10 @@ async fn cancelling_one_execution_and_then_the_others_completes_a_snapshot_job()
     assert_eq!(job["jobProcessDetails"]["numberOfCanceledThings"], 3);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn a_snapshot_job_completes_when_devices_finish_and_a_continuous_one_never_does() {
     let app = spawn_app();
@@ -69,6 +78,7 @@ async fn a_snapshot_job_completes_when_devices_finish_and_a_continuous_one_never
     assert_eq!(app.job("cont").await["status"], "IN_PROGRESS");
 }
 
+#[cfg_attr(contract_on_moto, ignore = "moto: jobs never complete")]
 #[tokio::test]
 async fn a_snapshot_job_on_an_empty_group_completes_at_once() {
     let app = spawn_app();
@@ -78,6 +88,10 @@ async fn a_snapshot_job_on_an_empty_group_completes_at_once() {
     assert_eq!(app.job("j").await["status"], "COMPLETED");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn a_continuous_job_gains_an_execution_when_a_thing_joins_its_group_or_a_child_group() {
     let app = spawn_app();
@@ -116,6 +130,10 @@ async fn a_canceled_continuous_job_gains_nothing() {
         .assert_error(404, "ResourceNotFound", "\"t\"");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn a_thing_removed_from_a_targeted_group_has_its_queued_execution_removed() {
     let app = spawn_app();
@@ -163,6 +181,10 @@ async fn a_thing_removed_from_a_targeted_group_has_its_queued_execution_removed(
     assert_eq!(first["status"], "REMOVED");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn removing_the_last_queued_thing_completes_a_snapshot_job() {
     let app = spawn_app();
@@ -177,6 +199,10 @@ async fn removing_the_last_queued_thing_completes_a_snapshot_job() {
     assert_eq!(app.job("j").await["status"], "COMPLETED");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: deleting a thing leaves its executions QUEUED"
+)]
 #[tokio::test]
 async fn deleting_a_thing_removes_its_queued_executions() {
     let app = spawn_app();
@@ -191,6 +217,10 @@ async fn deleting_a_thing_removes_its_queued_executions() {
     );
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn one_execution_per_thing_however_many_targets_reach_it() {
     let app = spawn_app();
@@ -215,6 +245,10 @@ async fn one_execution_per_thing_however_many_targets_reach_it() {
     assert_eq!(body["executionSummaries"].as_array().unwrap().len(), 1);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: no jobs data plane to play the device"
+)]
 #[tokio::test]
 async fn forced_and_unforced_cancel_and_delete_of_in_progress_jobs() {
     let app = spawn_app();
@@ -245,6 +279,10 @@ async fn forced_and_unforced_cancel_and_delete_of_in_progress_jobs() {
         .assert_error(404, "ResourceNotFound", "live");
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: thing groups are not expanded into executions"
+)]
 #[tokio::test]
 async fn concurrent_requests_are_safe() {
     let app = Arc::new(spawn_app());

@@ -1,0 +1,72 @@
+//! The AWS backend against the moto server of `IOT_API_MOTO_URL`, reset before each test. moto
+//! is one shared server, so tests take turns.
+
+use std::sync::{Arc, Condvar, Mutex};
+
+use aws_backend::AwsIot;
+use models::ids::Location;
+use models::Backend;
+
+static TURN: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+/// Holds moto for one test; the next test may start when it is dropped.
+struct Turn;
+
+impl Turn {
+    fn take() -> Turn {
+        let (busy, freed) = &TURN;
+        let mut busy = busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            busy = freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy = true;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (busy, freed) = &TURN;
+        *busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        freed.notify_one();
+    }
+}
+
+fn moto_url() -> String {
+    std::env::var("IOT_API_MOTO_URL")
+        .expect("IOT_API_MOTO_URL is not set: run the tests with `cargo xtask test`, which starts a moto server")
+}
+
+/// Empties moto: `POST /moto-api/reset`.
+fn reset(url: &str) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream =
+        std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("moto at {url}: {e}"));
+    write!(stream, "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "moto reset failed: {reply}"
+    );
+}
+
+pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
+    let url = moto_url();
+    let turn = Turn::take();
+    reset(&url);
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_iot::config::SharedCredentialsProvider::new(
+            aws_sdk_iot::config::Credentials::new("moto", "moto", None, None, "moto"),
+        ))
+        .build();
+    let location = Location {
+        region: "us-east-1".into(),
+        account: "000000000000".into(),
+    };
+    (Arc::new(AwsIot::new(config, location)), Box::new(turn))
+}
