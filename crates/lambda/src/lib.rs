@@ -12,7 +12,18 @@ pub fn ignore_stage_in_path() {
     }
 }
 
-/// The router the function serves: every operation, with panics answered as 500 errors.
+/// The router the function serves: every operation, each request logged, and panics answered as
+/// 500 errors.
 pub fn app(backend: Arc<dyn Backend>) -> axum::Router {
-    handlers::router(backend).layer(handlers::catch_panic())
+    handlers::router(backend)
+        .layer(handlers::catch_panic())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                )
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
 }

@@ -11,8 +11,9 @@ fn main() -> Result<(), lambda_http::Error> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_current_span(true)
-        .with_span_list(false)
+        // Every span, so each line carries the runtime's requestId as well as the request's own.
+        .with_current_span(false)
+        .with_span_list(true)
         .without_time()
         .init();
     tokio::runtime::Builder::new_multi_thread()
