@@ -158,6 +158,11 @@ fn execution_missing<'a>(job_id: &'a JobId, thing: &'a ThingName) -> impl FnOnce
     }
 }
 
+/// The ARN AWS returned, or the one the ARN scheme gives when it returned none.
+fn arn_or(returned: Option<&str>, built: impl FnOnce() -> String) -> String {
+    returned.map_or_else(built, str::to_owned)
+}
+
 fn page_size(page: &PageRequest) -> i32 {
     i32::try_from(page.max_results.get()).unwrap_or(i32::MAX)
 }
@@ -222,10 +227,7 @@ impl Backend for AwsIot {
                 )),
                 other => other,
             })?;
-        let job_arn = output
-            .job_arn()
-            .map(str::to_owned)
-            .unwrap_or_else(|| self.location.job_arn(&job.job_id));
+        let job_arn = arn_or(output.job_arn(), || self.location.job_arn(&job.job_id));
         Ok(JobCreated {
             job_id: job.job_id,
             job_arn,
@@ -296,10 +298,7 @@ impl Backend for AwsIot {
             .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
         let job = required(output.job(), OP, "job")?;
         Ok(Job {
-            job_arn: job
-                .job_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.job_arn(job_id)),
+            job_arn: arn_or(job.job_arn(), || self.location.job_arn(job_id)),
             job_id: job_id.clone(),
             targets: job.targets().to_vec(),
             target_selection: job
@@ -358,10 +357,7 @@ impl Backend for AwsIot {
         for job in output.jobs() {
             let job_id = parse_id(JobId::parse(required(job.job_id(), OP, "jobId")?), OP)?;
             items.push(JobSummary {
-                job_arn: job
-                    .job_arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.location.job_arn(&job_id)),
+                job_arn: arn_or(job.job_arn(), || self.location.job_arn(&job_id)),
                 job_id,
                 target_selection: job
                     .target_selection()
@@ -468,10 +464,9 @@ impl Backend for AwsIot {
         Ok(JobExecution {
             job_id: job_id.clone(),
             thing_name: thing_name.clone(),
-            thing_arn: execution
-                .thing_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.thing_arn(thing_name)),
+            thing_arn: arn_or(execution.thing_arn(), || {
+                self.location.thing_arn(thing_name)
+            }),
             status: convert::execution_status(required(execution.status(), OP, "status")?),
             status_details: ExecutionStatusDetails {
                 details_map: convert::sorted(
@@ -606,10 +601,9 @@ impl Backend for AwsIot {
                     )
                 })
             })?;
-        let job_template_arn = output
-            .job_template_arn()
-            .map(str::to_owned)
-            .unwrap_or_else(|| self.location.job_template_arn(&template.job_template_id));
+        let job_template_arn = arn_or(output.job_template_arn(), || {
+            self.location.job_template_arn(&template.job_template_id)
+        });
         Ok(JobTemplateCreated {
             job_template_id: template.job_template_id,
             job_template_arn,
@@ -630,10 +624,7 @@ impl Backend for AwsIot {
                 })
             })?;
         Ok(JobTemplate {
-            job_template_arn: t
-                .job_template_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.job_template_arn(id)),
+            job_template_arn: arn_or(t.job_template_arn(), || self.location.job_template_arn(id)),
             job_template_id: id.clone(),
             description: t.description().unwrap_or_default().to_owned(),
             document: t.document().unwrap_or_default().to_owned(),
@@ -677,10 +668,9 @@ impl Backend for AwsIot {
                 OP,
             )?;
             items.push(JobTemplateSummary {
-                job_template_arn: t
-                    .job_template_arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.location.job_template_arn(&id)),
+                job_template_arn: arn_or(t.job_template_arn(), || {
+                    self.location.job_template_arn(&id)
+                }),
                 job_template_id: id,
                 description: t.description().unwrap_or_default().to_owned(),
                 created_at: required_timestamp(t.created_at(), OP, "createdAt")?,
@@ -721,10 +711,9 @@ impl Backend for AwsIot {
         Ok(Created {
             name: thing.thing_name.to_string(),
             id: required(output.thing_id(), OP, "thingId")?.to_owned(),
-            arn: output
-                .thing_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.thing_arn(&thing.thing_name)),
+            arn: arn_or(output.thing_arn(), || {
+                self.location.thing_arn(&thing.thing_name)
+            }),
         })
     }
 
@@ -744,10 +733,7 @@ impl Backend for AwsIot {
         Ok(Thing {
             thing_name: name.clone(),
             thing_id: required(t.thing_id(), OP, "thingId")?.to_owned(),
-            thing_arn: t
-                .thing_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.thing_arn(name)),
+            thing_arn: arn_or(t.thing_arn(), || self.location.thing_arn(name)),
             attributes: convert::sorted(t.attributes()),
             version: t.version(),
         })
@@ -770,10 +756,7 @@ impl Backend for AwsIot {
                 OP,
             )?;
             items.push(ThingSummary {
-                thing_arn: t
-                    .thing_arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.location.thing_arn(&name)),
+                thing_arn: arn_or(t.thing_arn(), || self.location.thing_arn(&name)),
                 thing_name: name,
                 attributes: convert::sorted(t.attributes()),
                 version: t.version(),
@@ -833,10 +816,9 @@ impl Backend for AwsIot {
         Ok(Created {
             name: group.thing_group_name.to_string(),
             id: required(output.thing_group_id(), OP, "thingGroupId")?.to_owned(),
-            arn: output
-                .thing_group_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.thing_group_arn(&group.thing_group_name)),
+            arn: arn_or(output.thing_group_arn(), || {
+                self.location.thing_group_arn(&group.thing_group_name)
+            }),
         })
     }
 
@@ -861,20 +843,16 @@ impl Backend for AwsIot {
                 OP,
             )?;
             chain.push(GroupNameAndArn {
-                group_arn: ancestor
-                    .group_arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.location.thing_group_arn(&group_name)),
+                group_arn: arn_or(ancestor.group_arn(), || {
+                    self.location.thing_group_arn(&group_name)
+                }),
                 group_name,
             });
         }
         Ok(ThingGroup {
             thing_group_name: name.clone(),
             thing_group_id: required(g.thing_group_id(), OP, "thingGroupId")?.to_owned(),
-            thing_group_arn: g
-                .thing_group_arn()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.location.thing_group_arn(name)),
+            thing_group_arn: arn_or(g.thing_group_arn(), || self.location.thing_group_arn(name)),
             version: g.version(),
             thing_group_properties: models::registry::ThingGroupProperties {
                 thing_group_description: g
@@ -915,10 +893,7 @@ impl Backend for AwsIot {
                 OP,
             )?;
             items.push(GroupNameAndArn {
-                group_arn: g
-                    .group_arn()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.location.thing_group_arn(&group_name)),
+                group_arn: arn_or(g.group_arn(), || self.location.thing_group_arn(&group_name)),
                 group_name,
             });
         }
