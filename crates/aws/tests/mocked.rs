@@ -345,3 +345,94 @@ async fn throttling_is_429_with_retry_after_and_faults_are_503_without_aws_detai
         "{reply}"
     );
 }
+
+// moto ignores list filters.
+#[tokio::test]
+async fn list_jobs_sends_its_filters_and_page_and_returns_the_next_token() {
+    let rule = mock!(aws_sdk_iot::Client::list_jobs)
+        .match_requests(|r| {
+            r.status() == Some(&iot::JobStatus::Canceled)
+                && r.target_selection() == Some(&iot::TargetSelection::Continuous)
+                && r.thing_group_name() == Some("floor-1")
+                && r.max_results() == Some(7)
+                && r.next_token() == Some("page-2")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::list_jobs::ListJobsOutput::builder()
+                .next_token("page-3")
+                .build()
+        });
+    let uri = "/jobs?status=CANCELED&targetSelection=CONTINUOUS&thingGroupName=floor-1&maxResults=7&nextToken=page-2";
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({"jobs": [], "nextToken": "page-3"}));
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto's CancelJob sets CANCELED before it checks anything and keeps no reason code.
+#[tokio::test]
+async fn cancel_job_sends_force_comment_and_reason_code() {
+    let rule = mock!(aws_sdk_iot::Client::cancel_job)
+        .match_requests(|r| {
+            r.job_id() == Some("j1")
+                && r.force() == Some(true)
+                && r.comment() == Some("superseded")
+                && r.reason_code() == Some("SUPERSEDED")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::cancel_job::CancelJobOutput::builder()
+                .job_id("j1")
+                .build()
+        });
+    let body = json!({"comment": "superseded", "reasonCode": "SUPERSEDED"});
+    let (status, reply, _) = call(
+        backend(&[&rule], &[]),
+        "PUT",
+        "/jobs/j1/cancel?force=true",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto's job executions do not follow AWS's numbering.
+#[tokio::test]
+async fn delete_job_execution_without_a_number_deletes_the_latest() {
+    let describe = mock!(aws_sdk_iot::Client::describe_job_execution)
+        .match_requests(|r| r.execution_number().is_none())
+        .then_output(|| {
+            let now = aws_smithy_types::DateTime::from_secs(1_795_674_600);
+            aws_sdk_iot::operation::describe_job_execution::DescribeJobExecutionOutput::builder()
+                .execution(
+                    iot::JobExecution::builder()
+                        .job_id("j1")
+                        .status(iot::JobExecutionStatus::Canceled)
+                        .execution_number(3)
+                        .version_number(4)
+                        .queued_at(now)
+                        .last_updated_at(now)
+                        .build(),
+                )
+                .build()
+        });
+    let delete = mock!(aws_sdk_iot::Client::delete_job_execution)
+        .match_requests(|r| {
+            r.execution_number() == Some(3)
+                && r.force() == Some(false)
+                && r.thing_name() == Some("t")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::delete_job_execution::DeleteJobExecutionOutput::builder()
+                .build()
+        });
+    let (status, reply, _) = call(
+        backend(&[&describe, &delete], &[]),
+        "DELETE",
+        "/jobs/j1/things/t",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!((describe.num_calls(), delete.num_calls()), (1, 1));
+}
