@@ -83,7 +83,10 @@ async fn init_error(State(runtime): State<Arc<Runtime>>, body: String) -> Status
     StatusCode::ACCEPTED
 }
 
+/// The fixture with its thing names (`lamp-1`, `lamp-2`) replaced by `thing`, which must not
+/// itself contain `lamp-` (the replacements run one after the other).
 fn event(fixture: &str, thing: &str) -> String {
+    assert!(!thing.contains("lamp-"), "{thing}");
     let path = format!("{}/tests/events/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path)
         .unwrap()
@@ -109,7 +112,7 @@ async fn the_bootstrap_answers_api_gateway_events_through_the_runtime_api() {
     let api = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let thing = format!("runtime-lamp-{}", std::process::id());
+    let thing = format!("runtime-device-{}", std::process::id());
     let invocations = [
         ("create_thing", 200, "created"),
         ("describe_thing", 200, "thing"),
