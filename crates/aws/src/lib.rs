@@ -144,6 +144,25 @@ fn named(error: DomainError, message: impl FnOnce() -> String) -> DomainError {
     }
 }
 
+/// The edge validated every field of a list request but the token, which only AWS can read, so
+/// what AWS refuses in a list request is the token: the same error the emulator gives.
+fn paged(error: DomainError) -> DomainError {
+    match error {
+        DomainError::Conflict(_) => NextToken::invalid(),
+        other => other,
+    }
+}
+
+/// A read names only what the edge validated, so what AWS still refuses in one is that name.
+fn refused(field: &'static str, error: DomainError) -> DomainError {
+    match error {
+        DomainError::Conflict(message) => {
+            DomainError::validation(field, format!("AWS IoT refused it: {message}"))
+        }
+        other => other,
+    }
+}
+
 fn job_missing(job_id: &JobId) -> impl FnOnce() -> String + '_ {
     move || format!("job {:?} does not exist", job_id.as_str())
 }
@@ -225,6 +244,10 @@ impl Backend for AwsIot {
                     "job {:?} already exists",
                     job.job_id.as_str()
                 )),
+                // AWS's message says which one; the emulator's names the target it checked.
+                DomainError::NotFound(message) => DomainError::NotFound(format!(
+                    "a target or the job template does not exist: {message}"
+                )),
                 other => other,
             })?;
         let job_arn = arn_or(output.job_arn(), || self.location.job_arn(&job.job_id));
@@ -295,7 +318,7 @@ impl Backend for AwsIot {
             .job_id(job_id.as_str())
             .send()
             .await
-            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
+            .map_err(|e| refused("jobId", named(map_sdk_error(OP, e), job_missing(job_id))))?;
         let job = required(output.job(), OP, "job")?;
         Ok(Job {
             job_arn: arn_or(job.job_arn(), || self.location.job_arn(job_id)),
@@ -331,7 +354,7 @@ impl Backend for AwsIot {
             .job_id(job_id.as_str())
             .send()
             .await
-            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
+            .map_err(|e| refused("jobId", named(map_sdk_error(OP, e), job_missing(job_id))))?;
         Ok(required(output.document(), OP, "document")?.to_owned())
     }
 
@@ -347,12 +370,25 @@ impl Backend for AwsIot {
                     .as_ref()
                     .map(convert::to_target_selection),
             )
-            .set_thing_group_name(filter.thing_group_name.map(String::from))
+            .set_thing_group_name(filter.thing_group_name.clone().map(String::from))
             .max_results(page_size(&page))
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| {
+                // The one thing a job list names is the group it filters by.
+                let error = named(map_sdk_error(OP, e), || {
+                    format!(
+                        "thingGroupName: thing group {:?} does not exist",
+                        filter
+                            .thing_group_name
+                            .as_ref()
+                            .map(|g| g.as_str())
+                            .unwrap_or_default()
+                    )
+                });
+                paged(error)
+            })?;
         let mut items = Vec::with_capacity(output.jobs().len());
         for job in output.jobs() {
             let job_id = parse_id(JobId::parse(required(job.job_id(), OP, "jobId")?), OP)?;
@@ -459,7 +495,12 @@ impl Backend for AwsIot {
             .set_execution_number(execution_number)
             .send()
             .await
-            .map_err(|e| named(map_sdk_error(OP, e), execution_missing(job_id, thing_name)))?;
+            .map_err(|e| {
+                refused(
+                    "jobId",
+                    named(map_sdk_error(OP, e), execution_missing(job_id, thing_name)),
+                )
+            })?;
         let execution = required(output.execution(), OP, "execution")?;
         Ok(JobExecution {
             job_id: job_id.clone(),
@@ -498,7 +539,7 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| named(map_sdk_error(OP, e), job_missing(job_id)))?;
+            .map_err(|e| paged(named(map_sdk_error(OP, e), job_missing(job_id))))?;
         let mut items = Vec::with_capacity(output.execution_summaries().len());
         for summary in output.execution_summaries() {
             items.push(ExecutionSummaryForJob {
@@ -529,9 +570,9 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
+                paged(named(map_sdk_error(OP, e), || {
                     format!("thing {:?} does not exist", thing_name.as_str())
-                })
+                }))
             })?;
         let mut items = Vec::with_capacity(output.execution_summaries().len());
         for summary in output.execution_summaries() {
@@ -619,9 +660,10 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
+                let error = named(map_sdk_error(OP, e), || {
                     format!("job template {:?} does not exist", id.as_str())
-                })
+                });
+                refused("jobTemplateId", error)
             })?;
         Ok(JobTemplate {
             job_template_arn: arn_or(t.job_template_arn(), || self.location.job_template_arn(id)),
@@ -644,9 +686,10 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error("DeleteJobTemplate", e), || {
+                let error = named(map_sdk_error("DeleteJobTemplate", e), || {
                     format!("job template {:?} does not exist", id.as_str())
-                })
+                });
+                refused("jobTemplateId", error)
             })?;
         Ok(())
     }
@@ -660,7 +703,7 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| paged(map_sdk_error(OP, e)))?;
         let mut items = Vec::with_capacity(output.job_templates().len());
         for t in output.job_templates() {
             let id = parse_id(
@@ -726,9 +769,10 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
+                let error = named(map_sdk_error(OP, e), || {
                     format!("thing {:?} does not exist", name.as_str())
-                })
+                });
+                refused("thingName", error)
             })?;
         Ok(Thing {
             thing_name: name.clone(),
@@ -748,7 +792,7 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| paged(map_sdk_error(OP, e)))?;
         let mut items = Vec::with_capacity(output.things().len());
         for t in output.things() {
             let name = parse_id(
@@ -831,9 +875,10 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
+                let error = named(map_sdk_error(OP, e), || {
                     format!("thing group {:?} does not exist", name.as_str())
-                })
+                });
+                refused("thingGroupName", error)
             })?;
         let metadata = required(g.thing_group_metadata(), OP, "thingGroupMetadata")?;
         let mut chain = Vec::new();
@@ -885,7 +930,7 @@ impl Backend for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| map_sdk_error(OP, e))?;
+            .map_err(|e| paged(map_sdk_error(OP, e)))?;
         let mut items = Vec::with_capacity(output.thing_groups().len());
         for g in output.thing_groups() {
             let group_name = parse_id(
@@ -976,9 +1021,9 @@ impl Backend for AwsIot {
             .send()
             .await
             .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
+                paged(named(map_sdk_error(OP, e), || {
                     format!("thing group {:?} does not exist", group.as_str())
-                })
+                }))
             })?;
         let items = output
             .things()
