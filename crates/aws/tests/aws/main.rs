@@ -1,19 +1,19 @@
-//! The HTTP contract suite written for the emulator (`crates/handlers/tests/api`), run unchanged
-//! on the AWS backend against a moto server. `cargo xtask test` starts moto and sets
-//! `IOT_API_MOTO_URL`.
+//! The AWS backend's tests, in one binary.
 //!
-//! moto plays AWS IoT's things, groups and templates well, but not its jobs: it does not
-//! implement UpdateJob, AssociateTargetsWithJob or the jobs data plane, new jobs are QUEUED
-//! rather than IN_PROGRESS, groups are not expanded into executions, and list filters are
-//! ignored. Each suite case that depends on one of those is marked in the suite with
-//! `#[cfg_attr(contract_on_moto, ignore = "moto: ...")]`, saying which; `tests/mocked.rs`
-//! covers the adapter's side of each with mocked clients.
+//! - The HTTP contract suite written for the emulator (`crates/handlers/tests/api`), run unchanged
+//!   on the AWS backend against a moto server. `cargo xtask test` starts moto and sets
+//!   `IOT_API_MOTO_URL`. moto plays AWS IoT's things, groups and templates well, but not its jobs;
+//!   each suite case moto cannot play is marked in the suite with
+//!   `#[cfg_attr(contract_on_moto, ignore = "moto: ...")]`, saying why.
+//! - `mocked`: the adapter against mocked SDK clients, which covers each of those cases (its
+//!   `MOTO_GAPS` list says which test covers which reason, and a test keeps that list complete).
 
 #![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
 
 mod backend;
 #[path = "../../../handlers/tests/api/helpers.rs"]
 mod helpers;
+mod mocked;
 
 #[path = "../../../handlers/tests/api/bad_input.rs"]
 mod bad_input;

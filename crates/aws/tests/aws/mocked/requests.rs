@@ -1,72 +1,19 @@
-//! The AWS adapter against mocked SDK clients: the exact requests it sends, and what a client of
-//! the API sees for each documented AWS error. These cover what moto cannot: UpdateJob,
-//! AssociateTargetsWithJob, the jobs data plane, and AWS's errors and status values.
+//! The requests the adapter sends for each operation, and how it reads AWS's answers.
 
-#![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
-
-use std::sync::Arc;
-
-use aws_backend::AwsIot;
 use aws_sdk_iot::operation::associate_targets_with_job::AssociateTargetsWithJobOutput;
-use aws_sdk_iot::operation::cancel_job_execution::CancelJobExecutionError;
 use aws_sdk_iot::operation::create_job::CreateJobOutput;
-use aws_sdk_iot::operation::create_job_template::CreateJobTemplateError;
-use aws_sdk_iot::operation::delete_job::DeleteJobError;
-use aws_sdk_iot::operation::describe_job::{DescribeJobError, DescribeJobOutput};
+use aws_sdk_iot::operation::describe_job::DescribeJobOutput;
 use aws_sdk_iot::operation::update_job::UpdateJobOutput;
 use aws_sdk_iot::types as iot;
-use aws_sdk_iot::types::error as iot_errors;
 use aws_sdk_iotjobsdataplane::operation::update_job_execution::UpdateJobExecutionOutput;
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use models::ids::{JobId, Location, ThingName};
+use aws_smithy_mocks::mock;
+use axum::http::StatusCode;
+use models::ids::{JobId, ThingName};
 use models::job::{ExecutionStatus, UpdateJobExecution};
 use models::Backend;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 
-/// What AWS's deserializer attaches to every modeled error: its code.
-fn meta(code: &str) -> aws_sdk_iot::error::ErrorMetadata {
-    aws_sdk_iot::error::ErrorMetadata::builder()
-        .code(code)
-        .build()
-}
-
-fn location() -> Location {
-    Location {
-        region: "eu-west-1".into(),
-        account: "000000000000".into(),
-    }
-}
-
-fn backend(iot_rules: &[&Rule], data_rules: &[&Rule]) -> AwsIot {
-    let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, iot_rules);
-    let data = mock_client!(aws_sdk_iotjobsdataplane, RuleMode::MatchAny, data_rules);
-    AwsIot::with_clients(iot, data, location())
-}
-
-async fn call(
-    backend: AwsIot,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let router = handlers::router(Arc::new(backend));
-    let mut request = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(v) => {
-            request = request.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router.oneshot(request.body(body).unwrap()).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap(), headers)
-}
+use super::{aws_error, backend, call};
 
 #[tokio::test]
 async fn create_job_sends_arns_built_from_the_account_and_region() {
@@ -218,134 +165,6 @@ async fn status_values_aws_adds_later_are_passed_through() {
     assert_eq!(reply["job"]["createdAt"], "2026-11-26T06:30:00Z");
 }
 
-#[tokio::test]
-async fn aws_errors_become_the_same_statuses_and_codes_as_the_emulator() {
-    let not_found = mock!(aws_sdk_iot::Client::describe_job).then_error(|| {
-        DescribeJobError::ResourceNotFoundException(
-            iot_errors::ResourceNotFoundException::builder()
-                .message("Job j1 cannot be found")
-                .meta(meta("ResourceNotFoundException"))
-                .build(),
-        )
-    });
-    let (status, reply, _) = call(backend(&[&not_found], &[]), "GET", "/jobs/j1", None).await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (404, Some("ResourceNotFound")),
-        "{reply}"
-    );
-
-    let running = mock!(aws_sdk_iot::Client::delete_job).then_error(|| {
-        DeleteJobError::InvalidStateTransitionException(
-            iot_errors::InvalidStateTransitionException::builder()
-                .message("Job is IN_PROGRESS")
-                .meta(meta("InvalidStateTransitionException"))
-                .build(),
-        )
-    });
-    let (status, reply, _) = call(backend(&[&running], &[]), "DELETE", "/jobs/j1", None).await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (409, Some("InvalidStateTransition")),
-        "{reply}"
-    );
-
-    let version = mock!(aws_sdk_iot::Client::cancel_job_execution).then_error(|| {
-        CancelJobExecutionError::VersionConflictException(
-            iot_errors::VersionConflictException::builder()
-                .message("version mismatch")
-                .meta(meta("VersionConflictException"))
-                .build(),
-        )
-    });
-    let body = json!({"expectedVersion": 3});
-    let (status, reply, _) = call(
-        backend(&[&version], &[]),
-        "PUT",
-        "/jobs/j1/things/t/cancel",
-        Some(body),
-    )
-    .await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (409, Some("VersionConflict")),
-        "{reply}"
-    );
-
-    let taken = mock!(aws_sdk_iot::Client::create_job_template).then_error(|| {
-        CreateJobTemplateError::ConflictException(
-            iot_errors::ConflictException::builder()
-                .message("exists")
-                .meta(meta("ConflictException"))
-                .build(),
-        )
-    });
-    let body = json!({"jobTemplateId": "t", "description": "d", "document": "{}"});
-    let (status, reply, _) = call(
-        backend(&[&taken], &[]),
-        "POST",
-        "/job-templates",
-        Some(body),
-    )
-    .await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (409, Some("ResourceAlreadyExists")),
-        "{reply}"
-    );
-}
-
-#[tokio::test]
-async fn throttling_is_429_with_retry_after_and_faults_are_503_without_aws_detail() {
-    let throttled = mock!(aws_sdk_iot::Client::describe_job).then_error(|| {
-        DescribeJobError::ThrottlingException(
-            iot_errors::ThrottlingException::builder()
-                .message("Rate exceeded")
-                .meta(meta("ThrottlingException"))
-                .build(),
-        )
-    });
-    let (status, reply, headers) = call(backend(&[&throttled], &[]), "GET", "/jobs/j1", None).await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (429, Some("Throttled")),
-        "{reply}"
-    );
-    assert_eq!(headers["retry-after"], "1");
-
-    let failing = mock!(aws_sdk_iot::Client::describe_job).then_error(|| {
-        DescribeJobError::ServiceUnavailableException(
-            iot_errors::ServiceUnavailableException::builder()
-                .message("node i-0abc in cell 7 is down")
-                .meta(meta("ServiceUnavailableException"))
-                .build(),
-        )
-    });
-    let (status, reply, _) = call(backend(&[&failing], &[]), "GET", "/jobs/j1", None).await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (503, Some("ServiceUnavailable")),
-        "{reply}"
-    );
-    assert!(
-        !reply["error"].as_str().unwrap().contains("i-0abc"),
-        "{reply}"
-    );
-
-    let gateway = mock!(aws_sdk_iot::Client::describe_job).then_http_response(|| {
-        aws_sdk_iot::config::http::HttpResponse::new(
-            502.try_into().unwrap(),
-            aws_smithy_types::body::SdkBody::from("<html>Bad Gateway</html>"),
-        )
-    });
-    let (status, reply, _) = call(backend(&[&gateway], &[]), "GET", "/jobs/j1", None).await;
-    assert_eq!(
-        (status.as_u16(), reply["code"].as_str()),
-        (503, Some("ServiceUnavailable")),
-        "{reply}"
-    );
-}
-
 // moto ignores list filters.
 #[tokio::test]
 async fn list_jobs_sends_its_filters_and_page_and_returns_the_next_token() {
@@ -435,4 +254,363 @@ async fn delete_job_execution_without_a_number_deletes_the_latest() {
     .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!((describe.num_calls(), delete.num_calls()), (1, 1));
+}
+
+fn at(seconds: i64) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(seconds)
+}
+
+// On AWS a job is IN_PROGRESS from its creation and COMPLETED when every execution ends; moto's
+// jobs stay QUEUED. The adapter passes on what AWS says, counts and configuration included.
+#[tokio::test]
+async fn describe_job_reads_status_counts_and_configuration() {
+    let rule = mock!(aws_sdk_iot::Client::describe_job)
+        .match_requests(|r| r.job_id() == Some("j1"))
+        .then_output(|| {
+            DescribeJobOutput::builder()
+                .job(
+                    iot::Job::builder()
+                        .job_id("j1")
+                        .status(iot::JobStatus::Completed)
+                        .target_selection(iot::TargetSelection::Snapshot)
+                        .targets("arn:aws:iot:eu-west-1:000000000000:thinggroup/floor-1")
+                        .description("firmware 2")
+                        .created_at(at(1_795_674_600))
+                        .last_updated_at(at(1_795_674_660))
+                        .completed_at(at(1_795_674_660))
+                        .job_process_details(
+                            iot::JobProcessDetails::builder()
+                                .number_of_succeeded_things(2)
+                                .number_of_failed_things(1)
+                                .number_of_removed_things(1)
+                                .build(),
+                        )
+                        .timeout_config(
+                            iot::TimeoutConfig::builder()
+                                .in_progress_timeout_in_minutes(30)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", "/jobs/j1", None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let job = &reply["job"];
+    assert_eq!(job["status"], "COMPLETED");
+    assert_eq!(
+        job["jobArn"], "arn:aws:iot:eu-west-1:000000000000:job/j1",
+        "built when AWS omits it"
+    );
+    assert_eq!(job["completedAt"], "2026-11-26T06:31:00Z");
+    assert_eq!(job["jobProcessDetails"]["numberOfSucceededThings"], 2);
+    assert_eq!(job["jobProcessDetails"]["numberOfFailedThings"], 1);
+    assert_eq!(job["jobProcessDetails"]["numberOfRemovedThings"], 1);
+    assert_eq!(job["jobProcessDetails"]["numberOfQueuedThings"], 0);
+    assert_eq!(job["timeoutConfig"]["inProgressTimeoutInMinutes"], 30);
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto ignores the status filter and paging of ListJobExecutionsForJob, and does not expand
+// groups into executions: AWS does, and the adapter lists what AWS lists.
+#[tokio::test]
+async fn list_job_executions_for_job_sends_status_and_page() {
+    let rule = mock!(aws_sdk_iot::Client::list_job_executions_for_job)
+        .match_requests(|r| {
+            r.job_id() == Some("j1")
+                && r.status() == Some(&iot::JobExecutionStatus::Queued)
+                && r.max_results() == Some(2)
+                && r.next_token() == Some("after-lamp-1")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::list_job_executions_for_job::ListJobExecutionsForJobOutput::builder()
+                .execution_summaries(
+                    iot::JobExecutionSummaryForJob::builder()
+                        .thing_arn("arn:aws:iot:eu-west-1:000000000000:thing/lamp-2")
+                        .job_execution_summary(
+                            iot::JobExecutionSummary::builder()
+                                .status(iot::JobExecutionStatus::Queued)
+                                .execution_number(1)
+                                .queued_at(at(1_795_674_600))
+                                .last_updated_at(at(1_795_674_600))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .next_token("after-lamp-2")
+                .build()
+        });
+    let uri = "/jobs/j1/status?status=QUEUED&maxResults=2&nextToken=after-lamp-1";
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"executionSummaries": [{
+            "thingArn": "arn:aws:iot:eu-west-1:000000000000:thing/lamp-2",
+            "jobExecution": {"status": "QUEUED", "executionNumber": 1,
+                             "queuedAt": "2026-11-26T06:30:00Z", "lastUpdatedAt": "2026-11-26T06:30:00Z"}}],
+               "nextToken": "after-lamp-2"})
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto ignores the status filter of ListJobExecutionsForThing and keeps a deleted thing's
+// executions QUEUED; AWS reports them REMOVED, and the adapter passes that on.
+#[tokio::test]
+async fn list_job_executions_for_thing_sends_status_and_page() {
+    let rule = mock!(aws_sdk_iot::Client::list_job_executions_for_thing)
+        .match_requests(|r| {
+            r.thing_name() == Some("lamp-1")
+                && r.status() == Some(&iot::JobExecutionStatus::Removed)
+                && r.max_results() == Some(50)
+                && r.next_token().is_none()
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::list_job_executions_for_thing::ListJobExecutionsForThingOutput::builder()
+                .execution_summaries(
+                    iot::JobExecutionSummaryForThing::builder()
+                        .job_id("j1")
+                        .job_execution_summary(
+                            iot::JobExecutionSummary::builder()
+                                .status(iot::JobExecutionStatus::Removed)
+                                .execution_number(1)
+                                .queued_at(at(1_795_674_600))
+                                .last_updated_at(at(1_795_674_660))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let uri = "/things/lamp-1/jobs?status=REMOVED";
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["executionSummaries"][0]["jobId"], "j1");
+    assert_eq!(
+        reply["executionSummaries"][0]["jobExecution"]["status"],
+        "REMOVED"
+    );
+    assert!(reply.get("nextToken").is_none(), "{reply}");
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto numbers executions and versions differently from AWS and loses cancelled executions.
+#[tokio::test]
+async fn describe_job_execution_sends_the_number_and_reads_aws_numbers() {
+    let rule = mock!(aws_sdk_iot::Client::describe_job_execution)
+        .match_requests(|r| {
+            r.job_id() == Some("j1")
+                && r.thing_name() == Some("lamp-1")
+                && r.execution_number() == Some(2)
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::describe_job_execution::DescribeJobExecutionOutput::builder()
+                .execution(
+                    iot::JobExecution::builder()
+                        .job_id("j1")
+                        .thing_arn("arn:aws:iot:eu-west-1:000000000000:thing/lamp-1")
+                        .status(iot::JobExecutionStatus::Canceled)
+                        .force_canceled(true)
+                        .status_details(
+                            iot::JobExecutionStatusDetails::builder()
+                                .details_map("reason", "operator")
+                                .build(),
+                        )
+                        .execution_number(2)
+                        .version_number(5)
+                        .queued_at(at(1_795_674_600))
+                        .started_at(at(1_795_674_630))
+                        .last_updated_at(at(1_795_674_660))
+                        .build(),
+                )
+                .build()
+        });
+    let uri = "/jobs/j1/things/lamp-1?executionNumber=2";
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let execution = &reply["execution"];
+    assert_eq!(execution["status"], "CANCELED");
+    assert_eq!(execution["forceCanceled"], true);
+    assert_eq!(execution["executionNumber"], 2);
+    assert_eq!(execution["versionNumber"], 5);
+    assert_eq!(execution["startedAt"], "2026-11-26T06:30:30Z");
+    assert_eq!(
+        execution["statusDetails"]["detailsMap"]["reason"],
+        "operator"
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto ignores expectedVersion in CancelJobExecution and has no device to put an execution
+// IN_PROGRESS, where force matters.
+#[tokio::test]
+async fn cancel_job_execution_sends_force_version_and_details() {
+    let rule = mock!(aws_sdk_iot::Client::cancel_job_execution)
+        .match_requests(|r| {
+            r.job_id() == Some("j1")
+                && r.thing_name() == Some("lamp-1")
+                && r.force() == Some(true)
+                && r.expected_version() == Some(3)
+                && r.status_details()
+                    .and_then(|d| d.get("reason"))
+                    .map(String::as_str)
+                    == Some("recalled")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::cancel_job_execution::CancelJobExecutionOutput::builder()
+                .build()
+        });
+    let body =
+        json!({"expectedVersion": 3, "statusDetails": {"reason": "recalled"}, "force": true});
+    let (status, reply, _) = call(
+        backend(&[&rule], &[]),
+        "PUT",
+        "/jobs/j1/things/lamp-1/cancel",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({"canceled": true}));
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto deletes jobs whatever their status; AWS needs force for one that is not finished.
+#[tokio::test]
+async fn delete_job_sends_force() {
+    for (uri, body, force) in [
+        ("/jobs/j1", None, false),
+        ("/jobs/j1?force=true", None, true),
+        ("/jobs/j1", Some(json!({"force": true})), true),
+    ] {
+        let rule = mock!(aws_sdk_iot::Client::delete_job)
+            .match_requests(move |r| r.job_id() == Some("j1") && r.force() == Some(force))
+            .then_output(|| aws_sdk_iot::operation::delete_job::DeleteJobOutput::builder().build());
+        let (status, reply, _) = call(backend(&[&rule], &[]), "DELETE", uri, body).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {reply}");
+        assert_eq!(rule.num_calls(), 1, "{uri}");
+    }
+}
+
+// AWS removes a deleted thing's queued executions itself; moto does not.
+#[tokio::test]
+async fn delete_thing_sends_the_name_and_a_missing_thing_is_deleted() {
+    let rule = mock!(aws_sdk_iot::Client::delete_thing)
+        .match_requests(|r| r.thing_name() == Some("lamp-1") && r.expected_version().is_none())
+        .then_output(|| aws_sdk_iot::operation::delete_thing::DeleteThingOutput::builder().build());
+    let (status, reply, _) = call(backend(&[&rule], &[]), "DELETE", "/things/lamp-1", None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({"deleted": true}));
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// On AWS, creating a thing that exists with the same attributes answers with the existing thing;
+// moto refuses it. The adapter sends the attributes and passes on what AWS answers.
+#[tokio::test]
+async fn create_thing_sends_name_and_attributes() {
+    let rule = mock!(aws_sdk_iot::Client::create_thing)
+        .match_requests(|r| {
+            r.thing_name() == Some("lamp-1")
+                && r.attribute_payload()
+                    .and_then(|p| p.attributes())
+                    .and_then(|a| a.get("room"))
+                    .map(String::as_str)
+                    == Some("kitchen")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::create_thing::CreateThingOutput::builder()
+                .thing_name("lamp-1")
+                .thing_id("8d6e4a3c-existing")
+                .thing_arn("arn:aws:iot:eu-west-1:000000000000:thing/lamp-1")
+                .build()
+        });
+    let body = json!({"thingName": "lamp-1", "attributes": {"room": "kitchen"}});
+    for _ in 0..2 {
+        let (status, reply, _) = call(
+            backend(&[&rule], &[]),
+            "POST",
+            "/things",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert_eq!(reply["thingId"], "8d6e4a3c-existing");
+    }
+    assert_eq!(rule.num_calls(), 2);
+}
+
+// moto answers 500 for a missing parent group; AWS answers ResourceNotFound.
+#[tokio::test]
+async fn create_thing_group_names_a_missing_parent() {
+    let rule = mock!(aws_sdk_iot::Client::create_thing_group)
+        .match_requests(|r| {
+            r.thing_group_name() == Some("floor-1")
+                && r.parent_group_name() == Some("building-9")
+                && r.thing_group_properties()
+                    .and_then(|p| p.thing_group_description())
+                    == Some("first floor")
+        })
+        .then_http_response(|| aws_error("ResourceNotFoundException"));
+    let body = json!({"thingGroupName": "floor-1", "parentGroupName": "building-9",
+                      "thingGroupDescription": "first floor"});
+    let (status, reply, _) =
+        call(backend(&[&rule], &[]), "POST", "/thing-groups", Some(body)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    assert_eq!(reply["code"], "ResourceNotFound");
+    assert!(
+        reply["error"].as_str().unwrap().contains("parentGroupName")
+            && reply["error"].as_str().unwrap().contains("building-9"),
+        "{reply}"
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto's recursive listing differs from AWS's; the adapter asks for it and keeps AWS's order.
+#[tokio::test]
+async fn list_things_in_thing_group_sends_recursive_and_keeps_aws_order() {
+    let rule = mock!(aws_sdk_iot::Client::list_things_in_thing_group)
+        .match_requests(|r| {
+            r.thing_group_name() == Some("building-1")
+                && r.recursive() == Some(true)
+                && r.max_results() == Some(3)
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::list_things_in_thing_group::ListThingsInThingGroupOutput::builder()
+                .things("lamp-9")
+                .things("lamp-1")
+                .things("fan-2")
+                .next_token("more")
+                .build()
+        });
+    let uri = "/thing-groups/building-1/things?recursive=true&maxResults=3";
+    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"things": ["lamp-9", "lamp-1", "fan-2"], "nextToken": "more"})
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+// moto does not enforce AWS's membership limits; AWS refuses with InvalidRequest, which the
+// documented-errors test maps.
+#[tokio::test]
+async fn add_thing_to_thing_group_sends_both_names() {
+    let rule = mock!(aws_sdk_iot::Client::add_thing_to_thing_group)
+        .match_requests(|r| {
+            r.thing_group_name() == Some("floor-1") && r.thing_name() == Some("lamp-1")
+        })
+        .then_output(|| {
+            aws_sdk_iot::operation::add_thing_to_thing_group::AddThingToThingGroupOutput::builder()
+                .build()
+        });
+    let (status, reply, _) = call(
+        backend(&[&rule], &[]),
+        "PUT",
+        "/thing-groups/floor-1/things/lamp-1",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({"added": true}));
+    assert_eq!(rule.num_calls(), 1);
 }

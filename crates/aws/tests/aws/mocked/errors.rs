@@ -1,0 +1,275 @@
+//! Every error the AWS API reference documents for each operation the adapter calls, sent as AWS
+//! sends it (status, `x-amzn-ErrorType`, JSON body) through the SDK's own deserializer, and the
+//! status and code a client of the API gets for it: the same as the emulator gives for the same
+//! condition.
+
+use aws_sdk_iot::config::http::HttpResponse;
+use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_types::body::SdkBody;
+use models::ids::{JobId, ThingName};
+use models::job::{ExecutionStatus, UpdateJobExecution};
+use models::{Backend, DomainError};
+use serde_json::{json, Value};
+
+use super::{aws_error, backend, call, AWS_DETAIL};
+
+/// The status and code a client gets for an AWS error code.
+fn expected(code: &str, list: bool, read: bool) -> (u16, &'static str) {
+    match code {
+        "InvalidRequestException" if read => (422, "ValidationError"),
+        // In a list request the edge has validated every field but the token, which only AWS
+        // reads; the emulator refuses a bad token the same way.
+        "InvalidRequestException" if list => (422, "ValidationError"),
+        "InvalidRequestException" => (409, "Conflict"),
+        "ResourceNotFoundException" => (404, "ResourceNotFound"),
+        "ResourceAlreadyExistsException" | "ConflictException" => (409, "ResourceAlreadyExists"),
+        "InvalidStateTransitionException" => (409, "InvalidStateTransition"),
+        "VersionConflictException" => (409, "VersionConflict"),
+        "LimitExceededException" => (409, "LimitExceeded"),
+        "ThrottlingException" => (429, "Throttled"),
+        "InternalFailureException" | "ServiceUnavailableException" => (503, "ServiceUnavailable"),
+        // The function's role is not allowed the action: the deployment is broken, not the request.
+        "UnauthorizedException" => (500, "InternalError"),
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+struct Operation {
+    method: &'static str,
+    uri: &'static str,
+    body: Option<Value>,
+    /// A mock of the SDK call behind this request that fails with the given code.
+    fails_with: fn(&'static str) -> Rule,
+    /// The errors the AWS API model lists for the SDK call (the variants of its error enum).
+    documented: &'static [&'static str],
+    list: bool,
+    /// A read: the edge validated its path, so what AWS still refuses in it is the path.
+    read: bool,
+    /// Errors the adapter answers differently on purpose, and what the client gets.
+    except: &'static [(&'static str, u16, &'static str)],
+}
+
+macro_rules! failing {
+    ($op:ident) => {
+        |code| mock!(aws_sdk_iot::Client::$op).then_http_response(move || aws_error(code))
+    };
+}
+
+const INVALID: &str = "InvalidRequestException";
+const NOT_FOUND: &str = "ResourceNotFoundException";
+const EXISTS: &str = "ResourceAlreadyExistsException";
+const CONFLICT: &str = "ConflictException";
+const STATE: &str = "InvalidStateTransitionException";
+const VERSION: &str = "VersionConflictException";
+const LIMIT: &str = "LimitExceededException";
+const THROTTLED: &str = "ThrottlingException";
+const UNAUTHORIZED: &str = "UnauthorizedException";
+const UNAVAILABLE: &str = "ServiceUnavailableException";
+const INTERNAL: &str = "InternalFailureException";
+
+#[rustfmt::skip]
+fn operations() -> Vec<Operation> {
+    let op = |method, uri, body, fails_with, documented| Operation {
+        method,
+        uri,
+        body,
+        fails_with,
+        documented,
+        list: false,
+        read: false,
+        except: &[],
+    };
+    let read = |method, uri, fails_with, documented| Operation {
+        read: true,
+        ..op(method, uri, None, fails_with, documented)
+    };
+    let list = |uri, fails_with, documented| Operation {
+        list: true,
+        ..op("GET", uri, None, fails_with, documented)
+    };
+    let job = Some(json!({"jobId": "j1", "targets": ["lamp-1"], "document": "{}"}));
+    let template = Some(json!({"jobTemplateId": "t1", "description": "d", "document": "{}"}));
+    vec![
+        op("POST", "/jobs", job, failing!(create_job),
+           &[INVALID, NOT_FOUND, EXISTS, LIMIT, THROTTLED, UNAVAILABLE]),
+        op("PUT", "/jobs/j1", Some(json!({"description": "d"})), failing!(update_job),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        op("PUT", "/jobs/j1/cancel", None, failing!(cancel_job),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE, LIMIT]),
+        op("DELETE", "/jobs/j1", None, failing!(delete_job),
+           &[INVALID, STATE, NOT_FOUND, LIMIT, THROTTLED, UNAVAILABLE]),
+        read("GET", "/jobs/j1", failing!(describe_job),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        read("GET", "/jobs/j1/document", failing!(get_job_document),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        list("/jobs", failing!(list_jobs),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        op("PUT", "/jobs/j1/associate", Some(json!({"targets": ["lamp-2"]})),
+           failing!(associate_targets_with_job),
+           &[INVALID, NOT_FOUND, LIMIT, THROTTLED, UNAVAILABLE]),
+        list("/jobs/j1/status", failing!(list_job_executions_for_job),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        read("GET", "/jobs/j1/things/lamp-1", failing!(describe_job_execution),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        op("DELETE", "/jobs/j1/things/lamp-1?executionNumber=1", None,
+           failing!(delete_job_execution),
+           &[STATE, NOT_FOUND, INVALID, THROTTLED, UNAVAILABLE]),
+        op("PUT", "/jobs/j1/things/lamp-1/cancel", Some(json!({"expectedVersion": 2})),
+           failing!(cancel_job_execution),
+           &[INVALID, STATE, NOT_FOUND, THROTTLED, UNAVAILABLE, VERSION]),
+        list("/things/lamp-1/jobs", failing!(list_job_executions_for_thing),
+           &[INVALID, NOT_FOUND, THROTTLED, UNAVAILABLE]),
+        op("POST", "/job-templates", template, failing!(create_job_template),
+           &[INVALID, NOT_FOUND, CONFLICT, LIMIT, THROTTLED, INTERNAL]),
+        read("GET", "/job-templates/t1", failing!(describe_job_template),
+           &[INVALID, NOT_FOUND, THROTTLED, INTERNAL]),
+        read("DELETE", "/job-templates/t1", failing!(delete_job_template),
+           &[INVALID, NOT_FOUND, THROTTLED, INTERNAL]),
+        list("/job-templates", failing!(list_job_templates),
+           &[INVALID, THROTTLED, INTERNAL]),
+        op("POST", "/things", Some(json!({"thingName": "lamp-1"})), failing!(create_thing),
+           &[INVALID, THROTTLED, UNAUTHORIZED, UNAVAILABLE, INTERNAL, EXISTS, NOT_FOUND]),
+        read("GET", "/things/lamp-1", failing!(describe_thing),
+           &[INVALID, THROTTLED, UNAUTHORIZED, UNAVAILABLE, INTERNAL, NOT_FOUND]),
+        list("/things", failing!(list_things),
+           &[INVALID, THROTTLED, UNAUTHORIZED, UNAVAILABLE, INTERNAL]),
+        Operation {
+            // AWS documents deleting a missing thing as a success; some endpoints answer 404.
+            except: &[(NOT_FOUND, 200, "")],
+            ..op("DELETE", "/things/lamp-1", None, failing!(delete_thing),
+                 &[NOT_FOUND, VERSION, INVALID, THROTTLED, UNAUTHORIZED, UNAVAILABLE, INTERNAL])
+        },
+        // InvalidRequest also stands for a hierarchy deeper than AWS allows. The model lists no
+        // ResourceNotFound, which AWS answers for a missing parent all the same.
+        op("POST", "/thing-groups", Some(json!({"thingGroupName": "g1", "parentGroupName": "g0"})),
+           failing!(create_thing_group),
+           &[INVALID, EXISTS, THROTTLED, INTERNAL, NOT_FOUND]),
+        read("GET", "/thing-groups/g1", failing!(describe_thing_group),
+           &[INVALID, THROTTLED, INTERNAL, NOT_FOUND]),
+        list("/thing-groups", failing!(list_thing_groups),
+           &[INVALID, INTERNAL, NOT_FOUND, THROTTLED]),
+        op("DELETE", "/thing-groups/g1", None, failing!(delete_thing_group),
+           &[INVALID, VERSION, THROTTLED, INTERNAL]),
+        // InvalidRequest also stands for a thing in too many groups, or in two of one hierarchy.
+        op("PUT", "/thing-groups/g1/things/lamp-1", None, failing!(add_thing_to_thing_group),
+           &[INVALID, THROTTLED, INTERNAL, NOT_FOUND]),
+        op("DELETE", "/thing-groups/g1/things/lamp-1", None,
+           failing!(remove_thing_from_thing_group),
+           &[INVALID, THROTTLED, INTERNAL, NOT_FOUND]),
+        list("/thing-groups/g1/things", failing!(list_things_in_thing_group),
+           &[INVALID, INTERNAL, NOT_FOUND, THROTTLED]),
+    ]
+}
+
+#[tokio::test]
+async fn documented_errors_of_every_operation() {
+    let operations = operations();
+    assert_eq!(
+        operations.len(),
+        handlers::OPERATIONS.len(),
+        "one row per operation of the API"
+    );
+    let mut checked = 0;
+    for operation in &operations {
+        let what = format!("{} {}", operation.method, operation.uri);
+        for &code in operation.documented {
+            let (status, api_code) = operation
+                .except
+                .iter()
+                .find(|(c, _, _)| *c == code)
+                .map(|&(_, s, c)| (s, c))
+                .unwrap_or_else(|| expected(code, operation.list, operation.read));
+            let rule = (operation.fails_with)(code);
+            let (got, reply, headers) = call(
+                backend(&[&rule], &[]),
+                operation.method,
+                operation.uri,
+                operation.body.clone(),
+            )
+            .await;
+            // The SDK retries throttling (LimitExceeded included) and faults before giving up.
+            assert!(rule.num_calls() >= 1, "{what} {code}: AWS was not called");
+            assert_eq!(got.as_u16(), status, "{what} {code}: {reply}");
+            if status == 200 {
+                continue;
+            }
+            assert_eq!(reply["code"], api_code, "{what} {code}: {reply}");
+            // AWS's word on a refused request helps its sender; its word on its own failure does not.
+            assert!(
+                status < 500 || !reply["error"].as_str().unwrap().contains(AWS_DETAIL),
+                "{what} {code}: AWS's message about itself reached the client: {reply}"
+            );
+            // A request that names something (in its path or body) is told which is missing.
+            let names_something = operation.method != "GET" || operation.uri[1..].contains('/');
+            match code {
+                THROTTLED => assert_eq!(headers["retry-after"], "1", "{what}"),
+                NOT_FOUND if names_something => assert!(
+                    ["j1", "lamp-1", "t1", "g0", "g1", "target"]
+                        .iter()
+                        .any(|name| reply["error"].as_str().unwrap().contains(name)),
+                    "{what}: the message names what is missing: {reply}"
+                ),
+                _ => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 120, "only {checked} cases checked");
+}
+
+/// Every error the jobs data plane documents for UpdateJobExecution, the device's own call.
+#[tokio::test]
+async fn documented_errors_of_the_jobs_data_plane() {
+    type Expect = fn(&DomainError) -> bool;
+    let cases: [(&str, Expect); 6] = [
+        (INVALID, |e| matches!(e, DomainError::Conflict(_))),
+        (NOT_FOUND, |e| matches!(e, DomainError::NotFound(_))),
+        (THROTTLED, |e| {
+            matches!(
+                e,
+                DomainError::Throttled {
+                    retry_after_seconds: 1,
+                    ..
+                }
+            )
+        }),
+        (UNAVAILABLE, |e| matches!(e, DomainError::Unavailable(_))),
+        ("CertificateValidationException", |e| {
+            matches!(e, DomainError::Internal(_))
+        }),
+        (STATE, |e| {
+            matches!(e, DomainError::InvalidStateTransition(_))
+        }),
+    ];
+    for (code, expected) in cases {
+        let rule = mock!(aws_sdk_iotjobsdataplane::Client::update_job_execution)
+            .then_http_response(move || aws_error(code));
+        let error = backend(&[], &[&rule])
+            .update_job_execution(UpdateJobExecution {
+                job_id: JobId::parse("j1").unwrap(),
+                thing_name: ThingName::parse("lamp-1").unwrap(),
+                status: ExecutionStatus::Succeeded,
+                status_details: None,
+                expected_version: None,
+            })
+            .await
+            .unwrap_err();
+        assert!(expected(&error), "{code} gave {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_failure_without_an_aws_code_is_503() {
+    let gateway = mock!(aws_sdk_iot::Client::describe_job).then_http_response(|| {
+        HttpResponse::new(
+            502.try_into().unwrap(),
+            SdkBody::from("<html>Bad Gateway</html>"),
+        )
+    });
+    let (status, reply, _) = call(backend(&[&gateway], &[]), "GET", "/jobs/j1", None).await;
+    assert_eq!(
+        (status.as_u16(), reply["code"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{reply}"
+    );
+}
