@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: load-tests the release server on this machine, with the load generator
+//! `cargo xtask bench api`: load-tests the release server on this machine, with the load generator
 //! in this process, and prints the figures as Markdown for BENCHMARKS.md.
 //!
 //! Scenarios: `GET /jobs/{jobId}` and `POST /jobs` (10 thing targets) under 64 connections; then
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 
-use crate::{cargo, project_root, run_checked};
+use crate::{cargo, run_checked};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     println!("{}", machine());
     println!(
-        "Command: `cargo xtask bench` (seconds {}, connections {})\n",
+        "Command: `cargo xtask bench api` (seconds {}, connections {})\n",
         args.seconds, args.connections
     );
     if !args.only_lists {
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -94,10 +94,7 @@ struct Server {
 
 impl Server {
     fn start() -> anyhow::Result<Self> {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| project_root().join("target"));
-        let binary = target.join("release").join("iot-api-local");
+        let binary = crate::target_dir().join("release").join("iot-api-local");
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

@@ -1,6 +1,9 @@
 //! Project automation: `cargo xtask <command>`. Each command is one module with a `run`.
 
 mod bench;
+mod coldstart;
+#[path = "../../crates/lambda/tests/support/runtime_api.rs"]
+mod runtime_api;
 mod serve;
 mod test;
 
@@ -26,8 +29,17 @@ enum Commands {
     Serve(serve::Args),
     /// Run every check CI runs: the OpenAPI validator, formatting, clippy and all tests.
     Test(test::Args),
-    /// Load-test the release server on this machine and print requests/s and latencies.
-    Bench(bench::Args),
+    /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Load-test the release local server: requests/s and latencies.
+    Api(bench::Args),
+    /// Start the Lambda bootstrap afresh 20+ times: init, first response, warm latency, RSS, zip size.
+    ColdStart(coldstart::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,7 +47,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Commands::Serve(args) => serve::run(args),
         Commands::Test(args) => test::run(args),
-        Commands::Bench(args) => bench::run(args),
+        Commands::Bench(Bench::Api(args)) => bench::run(args),
+        Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -52,6 +65,13 @@ pub fn project_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where cargo puts this workspace's build output.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"))
 }
 
 /// `cargo`, as the one running xtask.

@@ -43,13 +43,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A moto server on a free loopback port, for the AWS backend's contract tests; stopped on drop.
-struct Moto {
+pub struct Moto {
     child: std::process::Child,
-    url: String,
+    pub url: String,
 }
 
 impl Moto {
-    fn start(venv: &Path) -> anyhow::Result<Self> {
+    pub fn start(venv: &Path) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -133,7 +133,7 @@ fn count(line: &str, word: &str) -> u64 {
 }
 
 /// Creates `.venv` and installs the pinned Python tools, skipping both when they are current.
-fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
+pub fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join(".venv");
     let requirements = root.join("requirements-dev.txt");
     let wanted = std::fs::read_to_string(&requirements)

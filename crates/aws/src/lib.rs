@@ -30,6 +30,16 @@ use tokio::sync::OnceCell;
 /// How long one operation may take, retries included; shorter than API Gateway's 29 s limit.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The HTTPS client every AWS call goes through: the SDK's hyper client on rustls with ring.
+pub fn http_client() -> aws_sdk_iot::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 pub struct AwsIot {
     iot: aws_sdk_iot::Client,
     /// What the jobs data plane client is built from, when it is not given.
@@ -43,6 +53,7 @@ impl AwsIot {
     /// deployed stack sets it), so thing names become ARNs without a call per request.
     pub async fn from_env() -> std::result::Result<Self, ConfigError> {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http_client())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_timeout(DEFAULT_OPERATION_TIMEOUT)

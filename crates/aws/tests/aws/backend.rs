@@ -60,6 +60,7 @@ pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(url)
+        .http_client(aws_backend::http_client())
         .credentials_provider(aws_sdk_iot::config::SharedCredentialsProvider::new(
             aws_sdk_iot::config::Credentials::new("moto", "moto", None, None, "moto"),
         ))
