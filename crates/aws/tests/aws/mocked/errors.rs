@@ -3,6 +3,8 @@
 //! status and code a client of the API gets for it: the same as the emulator gives for the same
 //! condition.
 
+use std::time::Duration;
+
 use aws_sdk_iot::config::http::HttpResponse;
 use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::body::SdkBody;
@@ -270,6 +272,65 @@ async fn a_gateway_failure_without_an_aws_code_is_503() {
     assert_eq!(
         (status.as_u16(), reply["code"].as_str()),
         (503, Some("ServiceUnavailable")),
+        "{reply}"
+    );
+}
+
+/// A backend whose IoT endpoint is `url`, with a short operation timeout and quick retries.
+fn backend_at(url: String) -> aws_backend::AwsIot {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url(url)
+        .http_client(aws_backend::http_client())
+        .retry_config(
+            aws_sdk_iot::config::retry::RetryConfig::standard()
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(1)),
+        )
+        .timeout_config(
+            aws_sdk_iot::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_millis(300))
+                .build(),
+        )
+        .credentials_provider(aws_sdk_iot::config::SharedCredentialsProvider::new(
+            aws_sdk_iot::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .build();
+    aws_backend::AwsIot::new(config, super::location())
+}
+
+#[tokio::test]
+async fn an_unreachable_or_silent_endpoint_is_503_not_500() {
+    // Nothing listens on a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (status, reply, _) = call(backend_at(url), "GET", "/jobs/j1", None).await;
+    assert_eq!(
+        (status.as_u16(), reply["code"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{reply}"
+    );
+
+    // A listener that accepts and never answers: the operation timeout ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let keep = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let (status, reply, _) = call(backend_at(url), "GET", "/jobs/j1", None).await;
+    keep.abort();
+    assert_eq!(
+        (status.as_u16(), reply["code"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{reply}"
+    );
+    assert!(
+        reply["error"].as_str().unwrap().contains("in time"),
         "{reply}"
     );
 }
