@@ -25,53 +25,63 @@ pub use error::ApiError;
 /// What every handler receives: the backend behind the API.
 pub type AppState = Arc<dyn Backend>;
 
-/// One operation of `openapi.yaml`: its id, method and path, and the handler that serves it.
+/// One operation of `openapi.yaml`: its id, method and path, the handler that serves it, and the
+/// IAM actions the AWS backend calls for it.
 pub struct Operation {
     pub id: &'static str,
     pub method: Method,
     pub path: &'static str,
+    /// What the function serving this operation must be allowed on AWS: `cargo xtask synth`
+    /// grants exactly these, and the AWS backend's tests check the handler calls nothing else.
+    pub iam_actions: &'static [&'static str],
     route: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
 macro_rules! operations {
-    ($($id:literal $method:ident $path:literal => $handler:path;)*) => {
+    ($($id:literal $method:ident $path:literal => $handler:path, [$($action:literal),+];)*) => {
         /// Every operation the API serves. The router is built from this table alone, and a test
         /// checks it against `openapi.yaml`.
         pub static OPERATIONS: &[Operation] = &[
-            $(Operation { id: $id, method: Method::$method, path: $path, route: |filter| on(filter, $handler) },)*
+            $(Operation {
+                id: $id,
+                method: Method::$method,
+                path: $path,
+                iam_actions: &[$($action),+],
+                route: |filter| on(filter, $handler),
+            },)*
         ];
     };
 }
 
 operations! {
-    "createJob" POST "/jobs" => jobs::create_job;
-    "listJobs" GET "/jobs" => jobs::list_jobs;
-    "describeJob" GET "/jobs/{jobId}" => jobs::describe_job;
-    "updateJob" PUT "/jobs/{jobId}" => jobs::update_job;
-    "deleteJob" DELETE "/jobs/{jobId}" => jobs::delete_job;
-    "cancelJob" PUT "/jobs/{jobId}/cancel" => jobs::cancel_job;
-    "associateTargetsWithJob" PUT "/jobs/{jobId}/associate" => jobs::associate_targets_with_job;
-    "getJobDocument" GET "/jobs/{jobId}/document" => jobs::get_job_document;
-    "listJobExecutionsForJob" GET "/jobs/{jobId}/status" => jobs::list_job_executions_for_job;
-    "describeJobExecution" GET "/jobs/{jobId}/things/{thingName}" => jobs::describe_job_execution;
-    "deleteJobExecution" DELETE "/jobs/{jobId}/things/{thingName}" => jobs::delete_job_execution;
-    "cancelJobExecution" PUT "/jobs/{jobId}/things/{thingName}/cancel" => jobs::cancel_job_execution;
-    "listJobExecutionsForThing" GET "/things/{thingName}/jobs" => jobs::list_job_executions_for_thing;
-    "createJobTemplate" POST "/job-templates" => templates::create_job_template;
-    "listJobTemplates" GET "/job-templates" => templates::list_job_templates;
-    "describeJobTemplate" GET "/job-templates/{jobTemplateId}" => templates::describe_job_template;
-    "deleteJobTemplate" DELETE "/job-templates/{jobTemplateId}" => templates::delete_job_template;
-    "createThing" POST "/things" => registry::create_thing;
-    "listThings" GET "/things" => registry::list_things;
-    "describeThing" GET "/things/{thingName}" => registry::describe_thing;
-    "deleteThing" DELETE "/things/{thingName}" => registry::delete_thing;
-    "createThingGroup" POST "/thing-groups" => registry::create_thing_group;
-    "listThingGroups" GET "/thing-groups" => registry::list_thing_groups;
-    "describeThingGroup" GET "/thing-groups/{thingGroupName}" => registry::describe_thing_group;
-    "deleteThingGroup" DELETE "/thing-groups/{thingGroupName}" => registry::delete_thing_group;
-    "addThingToThingGroup" PUT "/thing-groups/{thingGroupName}/things/{thingName}" => registry::add_thing_to_thing_group;
-    "removeThingFromThingGroup" DELETE "/thing-groups/{thingGroupName}/things/{thingName}" => registry::remove_thing_from_thing_group;
-    "listThingsInThingGroup" GET "/thing-groups/{thingGroupName}/things" => registry::list_things_in_thing_group;
+    "createJob" POST "/jobs" => jobs::create_job, ["iot:CreateJob"];
+    "listJobs" GET "/jobs" => jobs::list_jobs, ["iot:ListJobs"];
+    "describeJob" GET "/jobs/{jobId}" => jobs::describe_job, ["iot:DescribeJob"];
+    "updateJob" PUT "/jobs/{jobId}" => jobs::update_job, ["iot:UpdateJob"];
+    "deleteJob" DELETE "/jobs/{jobId}" => jobs::delete_job, ["iot:DeleteJob"];
+    "cancelJob" PUT "/jobs/{jobId}/cancel" => jobs::cancel_job, ["iot:CancelJob"];
+    "associateTargetsWithJob" PUT "/jobs/{jobId}/associate" => jobs::associate_targets_with_job, ["iot:AssociateTargetsWithJob"];
+    "getJobDocument" GET "/jobs/{jobId}/document" => jobs::get_job_document, ["iot:GetJobDocument"];
+    "listJobExecutionsForJob" GET "/jobs/{jobId}/status" => jobs::list_job_executions_for_job, ["iot:ListJobExecutionsForJob"];
+    "describeJobExecution" GET "/jobs/{jobId}/things/{thingName}" => jobs::describe_job_execution, ["iot:DescribeJobExecution"];
+    "deleteJobExecution" DELETE "/jobs/{jobId}/things/{thingName}" => jobs::delete_job_execution, ["iot:DeleteJobExecution", "iot:DescribeJobExecution"];
+    "cancelJobExecution" PUT "/jobs/{jobId}/things/{thingName}/cancel" => jobs::cancel_job_execution, ["iot:CancelJobExecution"];
+    "listJobExecutionsForThing" GET "/things/{thingName}/jobs" => jobs::list_job_executions_for_thing, ["iot:ListJobExecutionsForThing"];
+    "createJobTemplate" POST "/job-templates" => templates::create_job_template, ["iot:CreateJobTemplate"];
+    "listJobTemplates" GET "/job-templates" => templates::list_job_templates, ["iot:ListJobTemplates"];
+    "describeJobTemplate" GET "/job-templates/{jobTemplateId}" => templates::describe_job_template, ["iot:DescribeJobTemplate"];
+    "deleteJobTemplate" DELETE "/job-templates/{jobTemplateId}" => templates::delete_job_template, ["iot:DeleteJobTemplate"];
+    "createThing" POST "/things" => registry::create_thing, ["iot:CreateThing"];
+    "listThings" GET "/things" => registry::list_things, ["iot:ListThings"];
+    "describeThing" GET "/things/{thingName}" => registry::describe_thing, ["iot:DescribeThing"];
+    "deleteThing" DELETE "/things/{thingName}" => registry::delete_thing, ["iot:DeleteThing"];
+    "createThingGroup" POST "/thing-groups" => registry::create_thing_group, ["iot:CreateThingGroup"];
+    "listThingGroups" GET "/thing-groups" => registry::list_thing_groups, ["iot:ListThingGroups"];
+    "describeThingGroup" GET "/thing-groups/{thingGroupName}" => registry::describe_thing_group, ["iot:DescribeThingGroup"];
+    "deleteThingGroup" DELETE "/thing-groups/{thingGroupName}" => registry::delete_thing_group, ["iot:DeleteThingGroup"];
+    "addThingToThingGroup" PUT "/thing-groups/{thingGroupName}/things/{thingName}" => registry::add_thing_to_thing_group, ["iot:AddThingToThingGroup"];
+    "removeThingFromThingGroup" DELETE "/thing-groups/{thingGroupName}/things/{thingName}" => registry::remove_thing_from_thing_group, ["iot:RemoveThingFromThingGroup"];
+    "listThingsInThingGroup" GET "/thing-groups/{thingGroupName}/things" => registry::list_things_in_thing_group, ["iot:ListThingsInThingGroup"];
 }
 
 /// The API router over a backend. Unknown paths and methods get JSON errors too.
@@ -129,6 +139,25 @@ fn path_matches(template: &str, path: &str) -> bool {
 
 /// A layer that turns a panic inside a handler into the usual 500 error body, so one bad request
 /// can neither crash the process nor leave a client without an answer.
+/// CORS for browsers on `origins` (`*` for any): the layer the local server and the Lambda share.
+/// An origin that is not a valid header value is refused, naming it.
+pub fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let values = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| format!("{o:?} is not a valid origin")))
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(values)
+    };
+    Ok(CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]))
+}
+
 pub fn catch_panic(
 ) -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
     tower_http::catch_panic::CatchPanicLayer::custom(

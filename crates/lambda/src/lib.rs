@@ -12,18 +12,33 @@ pub fn ignore_stage_in_path() {
     }
 }
 
-/// The router the function serves: every operation, each request logged, and panics answered as
-/// 500 errors.
-pub fn app(backend: Arc<dyn Backend>) -> axum::Router {
-    handlers::router(backend)
-        .layer(handlers::catch_panic())
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
-                )
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
-                ),
-        )
+/// The environment variable naming the origins browsers may call the API from, comma-separated
+/// (`cargo xtask synth` sets it from the stack's CORS settings; API Gateway answers preflights).
+pub const CORS_ORIGINS_VARIABLE: &str = "IOT_API_CORS_ORIGINS";
+
+/// The origins of `IOT_API_CORS_ORIGINS`, none when it is unset or empty.
+pub fn cors_origins_from_env() -> Vec<String> {
+    std::env::var(CORS_ORIGINS_VARIABLE)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The router the function serves: every operation, CORS headers for `cors_origins`, each
+/// request logged, and panics answered as 500 errors.
+pub fn app(backend: Arc<dyn Backend>, cors_origins: &[String]) -> Result<axum::Router, String> {
+    let mut app = handlers::router(backend).layer(handlers::catch_panic());
+    if !cors_origins.is_empty() {
+        app = app.layer(
+            handlers::cors(cors_origins).map_err(|e| format!("{CORS_ORIGINS_VARIABLE}: {e}"))?,
+        );
+    }
+    Ok(app.layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+    ))
 }

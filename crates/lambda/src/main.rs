@@ -24,5 +24,6 @@ fn main() -> Result<(), lambda_http::Error> {
 
 async fn serve() -> Result<(), lambda_http::Error> {
     let backend = aws_backend::AwsIot::from_env().await?;
-    lambda_http::run(lambda::app(Arc::new(backend))).await
+    let app = lambda::app(Arc::new(backend), &lambda::cors_origins_from_env())?;
+    lambda_http::run(app).await
 }

@@ -15,7 +15,7 @@ async fn seeded_app() -> axum::Router {
     lambda::ignore_stage_in_path();
     let backend =
         emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
-    let app = lambda::app(Arc::new(backend));
+    let app = lambda::app(Arc::new(backend), &[]).unwrap();
     let seed = [
         ("POST", "/things", json!({"thingName": "lamp-1"})),
         ("POST", "/things", json!({"thingName": "lamp-3"})),
@@ -143,4 +143,39 @@ fn every_operation_has_a_fixture() {
             op.path
         );
     }
+}
+
+#[tokio::test]
+async fn cors_headers_follow_the_configured_origins() {
+    let backend =
+        emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
+    let origins = vec!["https://console.example.com".to_owned()];
+    let app = lambda::app(Arc::new(backend), &origins).unwrap();
+    for (origin, allowed) in [
+        ("https://console.example.com", true),
+        ("https://elsewhere.example.com", false),
+    ] {
+        let request = axum::http::Request::get("/things")
+            .header("origin", origin)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_some(),
+            allowed,
+            "{origin}"
+        );
+    }
+    let refused = lambda::app(
+        Arc::new(
+            emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location())
+                .unwrap(),
+        ),
+        &["bad\norigin".to_owned()],
+    );
+    assert!(refused.unwrap_err().contains("IOT_API_CORS_ORIGINS"));
 }

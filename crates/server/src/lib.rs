@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
 use emulator::{Emulator, Storage};
 use models::ids::Location;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -76,27 +75,15 @@ pub fn app(config: &Config) -> anyhow::Result<Router> {
         .route("/openapi.yaml", get(openapi))
         .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {
-        app = app.layer(cors(&config.cors_origins)?);
+        let cors = handlers::cors(&config.cors_origins)
+            .map_err(|e| anyhow::anyhow!("--cors-origin: {e}"))?;
+        app = app.layer(cors);
     }
     Ok(app.layer(
         TraceLayer::new_for_http()
             .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
             .on_response(DefaultOnResponse::new().level(Level::INFO)),
     ))
-}
-
-fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
-    let origins = origins
-        .iter()
-        .map(|o| {
-            HeaderValue::from_str(o)
-                .with_context(|| format!("--cors-origin {o:?} is not a valid origin"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]))
 }
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {

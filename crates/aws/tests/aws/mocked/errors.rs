@@ -40,8 +40,9 @@ struct Operation {
     method: &'static str,
     uri: &'static str,
     body: Option<Value>,
-    /// A mock of the SDK call behind this request that fails with the given code.
-    fails_with: fn(&'static str) -> Rule,
+    /// A mock of the SDK call behind this request that fails with the given code, and the
+    /// call's name. The mock matches that call alone, so a handler calling another one fails.
+    fails_with: (fn(&'static str) -> Rule, &'static str),
     /// The errors the AWS API model lists for the SDK call (the variants of its error enum).
     documented: &'static [&'static str],
     list: bool,
@@ -53,7 +54,10 @@ struct Operation {
 
 macro_rules! failing {
     ($op:ident) => {
-        |code| mock!(aws_sdk_iot::Client::$op).then_http_response(move || aws_error(code))
+        (
+            |code| mock!(aws_sdk_iot::Client::$op).then_http_response(move || aws_error(code)),
+            stringify!($op),
+        )
     };
 }
 
@@ -181,7 +185,7 @@ async fn documented_errors_of_every_operation() {
                 .find(|(c, _, _)| *c == code)
                 .map(|&(_, s, c)| (s, c))
                 .unwrap_or_else(|| expected(code, operation.list, operation.read));
-            let rule = (operation.fails_with)(code);
+            let rule = (operation.fails_with.0)(code);
             let (got, reply, headers) = call(
                 backend(&[&rule], &[]),
                 operation.method,
@@ -217,6 +221,56 @@ async fn documented_errors_of_every_operation() {
         }
     }
     assert!(checked > 120, "only {checked} cases checked");
+}
+
+/// The IAM action of an SDK call: `create_job` is `iot:CreateJob`.
+fn iam_action(call: &str) -> String {
+    let pascal: String = call
+        .split('_')
+        .map(|word| word[..1].to_uppercase() + &word[1..])
+        .collect();
+    format!("iot:{pascal}")
+}
+
+fn path_matches(template: &str, uri: &str) -> bool {
+    let path = uri.split('?').next().unwrap();
+    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
+/// Calls a handler makes beyond the one its row mocks, each shown by a test in `requests.rs`.
+const FURTHER_CALLS: &[(&str, &str, &str)] = &[(
+    "deleteJobExecution",
+    "describe_job_execution",
+    "delete_job_execution_without_a_number_deletes_the_latest",
+)];
+
+/// `cargo xtask synth` grants each operation's function exactly the `iam_actions` of the
+/// operations table; here each is the SDK call the handler was seen to make, and no other.
+#[test]
+fn the_iam_actions_of_each_operation_are_the_calls_its_handler_makes() {
+    let rows = operations();
+    for operation in handlers::OPERATIONS {
+        let row = rows
+            .iter()
+            .find(|r| r.method == operation.method.as_str() && path_matches(operation.path, r.uri))
+            .unwrap_or_else(|| panic!("no row for {}", operation.id));
+        let mut calls = vec![iam_action(row.fails_with.1)];
+        for (id, call, test) in FURTHER_CALLS {
+            if *id == operation.id {
+                assert!(include_str!("requests.rs").contains(&format!("async fn {test}()")));
+                calls.push(iam_action(call));
+            }
+        }
+        let mut declared: Vec<String> = operation
+            .iam_actions
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        calls.sort();
+        declared.sort();
+        assert_eq!(declared, calls, "{}", operation.id);
+    }
 }
 
 /// Every error the jobs data plane documents for UpdateJobExecution, the device's own call.
