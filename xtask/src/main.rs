@@ -2,9 +2,11 @@
 
 mod bench;
 mod coldstart;
+mod infra;
 #[path = "../../crates/lambda/tests/support/runtime_api.rs"]
 mod runtime_api;
 mod serve;
+mod synth;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ enum Commands {
     Serve(serve::Args),
     /// Run every check CI runs: the OpenAPI validator, formatting, clippy and all tests.
     Test(test::Args),
+    /// Write infra/template.json (CloudFormation) from openapi.yaml and infra/iot-api.toml.
+    Synth(synth::Args),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(Bench),
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Commands::Serve(args) => serve::run(args),
         Commands::Test(args) => test::run(args),
+        Commands::Synth(args) => synth::run(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
     };

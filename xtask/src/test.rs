@@ -27,6 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .arg(root.join("openapi.yaml")),
     )?;
     run_checked(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    infrastructure(&root, &venv)?;
     if !args.no_clippy {
         run_checked(cargo().args([
             "clippy",
@@ -40,6 +41,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let moto = Moto::start(&venv)?;
     cargo_test(&args.cargo_test_args, &moto.url)
+}
+
+/// The CloudFormation template: current with openapi.yaml and the settings, clean for cfn-lint and
+/// checkov, and its API Gateway document still valid OpenAPI.
+fn infrastructure(root: &Path, venv: &Path) -> anyhow::Result<()> {
+    crate::synth::check_current()?;
+    let template = root.join("infra").join("template.json");
+    run_checked(Command::new(venv.join("bin").join("cfn-lint")).arg(&template))?;
+    let checkov = virtual_env(root, ".venv-checkov", "requirements-checkov.txt")?;
+    run_checked(
+        Command::new(checkov.join("bin").join("checkov"))
+            .args([
+                "--quiet",
+                "--compact",
+                "--skip-download",
+                "--framework",
+                "cloudformation",
+            ])
+            .arg("--file")
+            .arg(&template),
+    )?;
+    let document = crate::target_dir().join("api-gateway-openapi.json");
+    std::fs::write(&document, crate::synth::current_api_gateway_document()?)?;
+    run_checked(Command::new(venv.join("bin").join("openapi-spec-validator")).arg(&document))
 }
 
 /// A moto server on a free loopback port, for the AWS backend's contract tests; stopped on drop.
@@ -134,8 +159,14 @@ fn count(line: &str, word: &str) -> u64 {
 
 /// Creates `.venv` and installs the pinned Python tools, skipping both when they are current.
 pub fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
-    let venv = root.join(".venv");
-    let requirements = root.join("requirements-dev.txt");
+    virtual_env(root, ".venv", "requirements-dev.txt")
+}
+
+/// Creates the virtual environment `dir` with the packages pinned in `requirements`, again only
+/// when that file changes.
+fn virtual_env(root: &Path, dir: &str, requirements: &str) -> anyhow::Result<PathBuf> {
+    let venv = root.join(dir);
+    let requirements = root.join(requirements);
     let wanted = std::fs::read_to_string(&requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     let stamp = venv.join("installed-requirements.txt");
