@@ -1,4 +1,4 @@
-//! `cargo xtask bench cold-start`: the Lambda bootstrap (built with the `lambda` profile) started
+//! `cargo xtask bench cold-start`: the Lambda bootstrap (built with the `release-lambda` profile) started
 //! afresh again and again under the Runtime API emulator of `crates/lambda/tests/support`, with the
 //! AWS backend against a local moto server. Every event is `GET /things/{thingName}`, so every
 //! answer includes a round trip to moto.
@@ -7,7 +7,6 @@
 //! the first answer), and its peak RSS (VmHWM) after all its events. Over all processes: the warm
 //! invocations (event delivered to answer received). And the size of the zipped artifact.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,14 +39,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     run_checked(cargo().args([
         "build",
         "--profile",
-        "lambda",
+        "release-lambda",
         "--locked",
         "--package",
         "lambda",
         "--bin",
         "bootstrap",
     ]))?;
-    let binary = target_dir().join("lambda").join("bootstrap");
+    let binary = target_dir().join("release-lambda").join("bootstrap");
     let zip_bytes = zipped_size(&binary)?;
     let venv = python_tools(&project_root())?;
     let moto = Moto::start(&venv)?;
@@ -91,16 +90,10 @@ fn event(fixture: &str) -> anyhow::Result<String> {
     Ok(text.replace("lamp-1", THING).replace("lamp-2", THING))
 }
 
-/// The bytes of `bootstrap` zipped as Lambda takes it (deflated, one executable entry).
+/// The bytes of `bootstrap` zipped as `cargo xtask build` zips it.
 fn zipped_size(binary: &Path) -> anyhow::Result<usize> {
     let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options)?;
-    zip.write_all(&bytes)?;
-    Ok(zip.finish()?.into_inner().len())
+    Ok(crate::build::reproducible_zip(&bytes)?.len())
 }
 
 /// What one fresh process did.

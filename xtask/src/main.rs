@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <command>`. Each command is one module with a `run`.
 
 mod bench;
+mod build;
 mod coldstart;
 mod infra;
 #[path = "../../crates/lambda/tests/support/runtime_api.rs"]
@@ -33,6 +34,8 @@ enum Commands {
     Test(test::Args),
     /// Write infra/template.json (CloudFormation) from openapi.yaml and infra/iot-api.toml.
     Synth(synth::Args),
+    /// Build the Lambda artifact: target/lambda/bootstrap-<architecture>/bootstrap.zip and its sha256.
+    Build(build::Args),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(Bench),
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Commands::Serve(args) => serve::run(args),
         Commands::Test(args) => test::run(args),
         Commands::Synth(args) => synth::run(args),
+        Commands::Build(args) => build::run(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
     };

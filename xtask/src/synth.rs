@@ -470,7 +470,8 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         }
     }
     let body = api_gateway_document(spec, settings, &function_of)?;
-    let body_hash = hex(&Sha256::digest(serde_json::to_vec(&body)?))[..12].to_uppercase();
+    let body_hash =
+        crate::build::hex(&Sha256::digest(serde_json::to_vec(&body)?))[..12].to_uppercase();
     let deployment = format!("Deployment{body_hash}");
 
     let mut resources = Map::new();
@@ -578,7 +579,8 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         statements.push(json!({
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [{"Fn::Sub": format!("${{{log_group}.Arn}}:*")}],
+            // A log group's Arn attribute ends in ":*", which covers its streams.
+            "Resource": [{"Fn::GetAtt": [log_group, "Arn"]}],
         }));
         if settings.tracing {
             statements.push(json!({
@@ -721,10 +723,6 @@ fn environment(settings: &Settings) -> Value {
     variables
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,6 +825,8 @@ mod tests {
                             || *a == "iot:DescribeEndpoint"),
                         "{actions:?} on *"
                     );
+                } else if actions[0].starts_with("logs:") {
+                    assert_eq!(resource, &json!({"Fn::GetAtt": ["ApiFunctionLogs", "Arn"]}));
                 } else if actions[0].starts_with("iot:") {
                     let arn = resource["Fn::Sub"].as_str().unwrap();
                     assert!(

@@ -164,7 +164,7 @@ pub fn python_tools(root: &Path) -> anyhow::Result<PathBuf> {
 
 /// Creates the virtual environment `dir` with the packages pinned in `requirements`, again only
 /// when that file changes.
-fn virtual_env(root: &Path, dir: &str, requirements: &str) -> anyhow::Result<PathBuf> {
+pub fn virtual_env(root: &Path, dir: &str, requirements: &str) -> anyhow::Result<PathBuf> {
     let venv = root.join(dir);
     let requirements = root.join(requirements);
     let wanted = std::fs::read_to_string(&requirements)
