@@ -25,6 +25,18 @@ pub struct Args {
     config: PathBuf,
 }
 
+/// What cargo builds for the function: the bootstrap, with the Lambda profile (small, quick to
+/// start; see the workspace's Cargo.toml).
+pub const BOOTSTRAP: [&str; 7] = [
+    "--profile",
+    "release-lambda",
+    "--locked",
+    "--package",
+    "lambda",
+    "--bin",
+    "bootstrap",
+];
+
 /// A built artifact.
 pub struct Artifact {
     pub zip: PathBuf,
@@ -68,23 +80,16 @@ pub fn build(architecture: Architecture) -> anyhow::Result<Artifact> {
     }
     run_checked(
         cargo()
-            .args([
-                "lambda",
-                "build",
-                "--profile",
-                "release-lambda",
-                "--locked",
-                "--package",
-                "lambda",
-                "--bin",
-                "bootstrap",
-                "--target",
-                target,
-            ])
+            .args(["lambda", "build"])
+            .args(BOOTSTRAP)
+            .args(["--target", target])
             .env("PATH", path),
     )?;
     // cargo-lambda moves the binary to target/lambda/<binary name>/.
-    let binary = target_dir().join("lambda").join("bootstrap").join("bootstrap");
+    let binary = target_dir()
+        .join("lambda")
+        .join("bootstrap")
+        .join("bootstrap");
     let bytes = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let zip = reproducible_zip(&bytes)?;
     let sha256 = hex(&Sha256::digest(&zip));

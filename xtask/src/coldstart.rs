@@ -36,16 +36,7 @@ const ZIP_TARGET_MIB: f64 = 6.0;
 const THING: &str = "bench-lamp";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    run_checked(cargo().args([
-        "build",
-        "--profile",
-        "release-lambda",
-        "--locked",
-        "--package",
-        "lambda",
-        "--bin",
-        "bootstrap",
-    ]))?;
+    run_checked(cargo().arg("build").args(crate::build::BOOTSTRAP))?;
     let binary = target_dir().join("release-lambda").join("bootstrap");
     let zip_bytes = zipped_size(&binary)?;
     let venv = python_tools(&project_root())?;
