@@ -252,6 +252,90 @@ fn invoke_uri(function_arn: Value) -> Value {
     ]})
 }
 
+/// What API Gateway answers itself, in the API's error shape: response type, the status that
+/// replaces API Gateway's own (if any), the code (one of openapi.yaml's), the message.
+const GATEWAY_RESPONSES: &[(&str, Option<&str>, &str, &str)] = &[
+    (
+        "BAD_REQUEST_BODY",
+        Some("422"),
+        "ValidationError",
+        "\"$context.error.validationErrorString\"",
+    ),
+    (
+        "BAD_REQUEST_PARAMETERS",
+        Some("422"),
+        "ValidationError",
+        "\"$context.error.validationErrorString\"",
+    ),
+    (
+        "UNAUTHORIZED",
+        None,
+        "Unauthorized",
+        "$context.error.messageString",
+    ),
+    (
+        "ACCESS_DENIED",
+        None,
+        "Forbidden",
+        "$context.error.messageString",
+    ),
+    (
+        "MISSING_AUTHENTICATION_TOKEN",
+        None,
+        "Forbidden",
+        "$context.error.messageString",
+    ),
+    (
+        "INVALID_SIGNATURE",
+        None,
+        "Forbidden",
+        "$context.error.messageString",
+    ),
+    (
+        "EXPIRED_TOKEN",
+        None,
+        "Forbidden",
+        "$context.error.messageString",
+    ),
+    (
+        "RESOURCE_NOT_FOUND",
+        None,
+        "RouteNotFound",
+        "$context.error.messageString",
+    ),
+    (
+        "UNSUPPORTED_MEDIA_TYPE",
+        Some("400"),
+        "UnsupportedMediaType",
+        "$context.error.messageString",
+    ),
+    (
+        "REQUEST_TOO_LARGE",
+        None,
+        "PayloadTooLarge",
+        "$context.error.messageString",
+    ),
+    (
+        "THROTTLED",
+        Some("429"),
+        "Throttled",
+        "$context.error.messageString",
+    ),
+    (
+        "DEFAULT_4XX",
+        None,
+        "BadRequest",
+        "$context.error.messageString",
+    ),
+    // Integration failures and timeouts: the function or IoT is unavailable; retry.
+    (
+        "DEFAULT_5XX",
+        Some("503"),
+        "ServiceUnavailable",
+        "$context.error.messageString",
+    ),
+];
+
 /// The error body of the API, for responses API Gateway itself gives; `status` replaces its own.
 fn gateway_response(status: Option<&str>, code: &str, message: &str) -> Value {
     let mut response = json!({
@@ -282,16 +366,14 @@ pub fn api_gateway_document(
         json!({"all": {"validateRequestBody": true, "validateRequestParameters": true}}),
     );
     root.insert("x-amazon-apigateway-request-validator".into(), json!("all"));
-    // What API Gateway answers itself has the API's error shape.
+    // What API Gateway answers itself has the API's error shape and codes of openapi.yaml.
+    let mut responses = Map::new();
+    for (kind, status, code, message) in GATEWAY_RESPONSES {
+        responses.insert((*kind).into(), gateway_response(*status, code, message));
+    }
     root.insert(
         "x-amazon-apigateway-gateway-responses".into(),
-        json!({
-            "BAD_REQUEST_BODY": gateway_response(Some("422"), "ValidationError", "\"$context.error.validationErrorString\""),
-            "BAD_REQUEST_PARAMETERS": gateway_response(Some("422"), "ValidationError", "\"$context.error.validationErrorString\""),
-            "THROTTLED": gateway_response(Some("429"), "Throttled", "$context.error.messageString"),
-            "DEFAULT_4XX": gateway_response(None, "Forbidden", "$context.error.messageString"),
-            "DEFAULT_5XX": gateway_response(None, "InternalError", "$context.error.messageString"),
-        }),
+        Value::Object(responses),
     );
     let (scheme, security) = security_scheme(&settings.authorization);
     if let Some((name, scheme)) = scheme {
@@ -938,6 +1020,26 @@ mod tests {
 
         settings.authorization = Authorization::None;
         assert_eq!(body(&settings)["security"], json!([]));
+    }
+
+    #[test]
+    fn api_gateway_answers_with_codes_the_contract_lists() {
+        let spec = read_spec().unwrap();
+        let codes = spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .clone();
+        for (kind, _, code, _) in GATEWAY_RESPONSES {
+            assert!(
+                codes.contains(&json!(code)),
+                "{kind}: {code} is not in openapi.yaml"
+            );
+        }
+        let template = template(&spec, &settings(Grouping::Single)).unwrap();
+        let responses = &template["Resources"]["RestApi"]["Properties"]["Body"]
+            ["x-amazon-apigateway-gateway-responses"];
+        assert_eq!(responses["BAD_REQUEST_BODY"]["statusCode"], "422");
+        assert!(responses["DEFAULT_4XX"].get("statusCode").is_none());
     }
 
     #[test]
