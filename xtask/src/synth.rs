@@ -564,7 +564,9 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             "Description": "IoT device management API (jobs, job templates, things, thing groups)",
             "Body": body,
             "EndpointConfiguration": {"Types": ["REGIONAL"]},
-            "FailOnWarnings": true,
+            // API Gateway warns about OpenAPI it ignores (examples, some schema keywords); the
+            // API it builds is still whole, so warnings do not fail the stack.
+            "FailOnWarnings": false,
             "Tags": tags_list(settings),
         }
     }));
@@ -579,8 +581,12 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         }),
     );
     // API Gateway writes logs through one role per account and region, as CDK's RestApi sets up.
+    // The setting outlives the stack (other APIs of the account log through it), so the role is
+    // kept when the stack is deleted.
     resources.insert("ApiGatewayLogsRole".into(), json!({
         "Type": "AWS::IAM::Role",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
         "Properties": {
             "Description": "Lets API Gateway write this account's API logs to CloudWatch.",
             "AssumeRolePolicyDocument": {
