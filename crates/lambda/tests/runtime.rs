@@ -55,7 +55,8 @@ async fn the_bootstrap_answers_api_gateway_events_through_the_runtime_api() {
         .env("AWS_ACCOUNT_ID", "000000000000")
         .env("AWS_ACCESS_KEY_ID", "moto")
         .env("AWS_SECRET_ACCESS_KEY", "moto")
-        .env("AWS_ENDPOINT_URL", &moto)
+        // The service-specific variable (cargo xtask bench cold-start uses AWS_ENDPOINT_URL).
+        .env("AWS_ENDPOINT_URL_IOT", &moto)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
