@@ -361,11 +361,18 @@ pub fn api_gateway_document(
         .context("openapi.yaml is not an object")?;
     // The local server's address means nothing on AWS.
     root.remove("servers");
+    // API Gateway checks the required parameters; bodies are validated once, by the function, so
+    // a bad body gets the same 422 naming the field and the rule locally and on AWS (API Gateway's
+    // model validation words its refusals its own way and treats an absent optional body unlike
+    // the API does).
     root.insert(
         "x-amazon-apigateway-request-validators".into(),
-        json!({"all": {"validateRequestBody": true, "validateRequestParameters": true}}),
+        json!({"parameters": {"validateRequestBody": false, "validateRequestParameters": true}}),
     );
-    root.insert("x-amazon-apigateway-request-validator".into(), json!("all"));
+    root.insert(
+        "x-amazon-apigateway-request-validator".into(),
+        json!("parameters"),
+    );
     // What API Gateway answers itself has the API's error shape and codes of openapi.yaml.
     let mut responses = Map::new();
     for (kind, status, code, message) in GATEWAY_RESPONSES {
@@ -1002,6 +1009,15 @@ mod tests {
             "no CORS unless asked"
         );
         assert!(iam.get("servers").is_none());
+        let validator = iam["x-amazon-apigateway-request-validator"]
+            .as_str()
+            .unwrap();
+        let validator = &iam["x-amazon-apigateway-request-validators"][validator];
+        assert_eq!(validator["validateRequestParameters"], true);
+        assert_eq!(
+            validator["validateRequestBody"], false,
+            "bodies: the function's 422"
+        );
 
         settings.authorization = Authorization::Custom {
             authorizer_arn: "arn:aws:lambda:eu-west-1:000000000000:function:auth".into(),
