@@ -37,6 +37,13 @@ pub struct Operation {
     route: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
+impl Operation {
+    /// Whether this operation's path template (`/jobs/{jobId}`) matches a request path.
+    pub fn matches_path(&self, path: &str) -> bool {
+        path_matches(self.path, path)
+    }
+}
+
 macro_rules! operations {
     ($($id:literal $method:ident $path:literal => $handler:path, [$($action:literal),+];)*) => {
         /// Every operation the API serves. The router is built from this table alone, and a test

@@ -15,13 +15,21 @@ use serde_json::{json, Value};
 
 use super::{aws_error, backend, call, AWS_DETAIL};
 
+/// What a request does, which decides what AWS's InvalidRequest in it means.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Change,
+    /// A read: the edge validated its path, so what AWS still refuses in it is the path.
+    Read,
+    /// A list: the edge validated every field but the token, which only AWS reads; the emulator
+    /// refuses a bad token the same way.
+    List,
+}
+
 /// The status and code a client gets for an AWS error code.
-fn expected(code: &str, list: bool, read: bool) -> (u16, &'static str) {
+fn expected(code: &str, kind: Kind) -> (u16, &'static str) {
     match code {
-        "InvalidRequestException" if read => (422, "ValidationError"),
-        // In a list request the edge has validated every field but the token, which only AWS
-        // reads; the emulator refuses a bad token the same way.
-        "InvalidRequestException" if list => (422, "ValidationError"),
+        "InvalidRequestException" if kind != Kind::Change => (422, "ValidationError"),
         "InvalidRequestException" => (409, "Conflict"),
         "ResourceNotFoundException" => (404, "ResourceNotFound"),
         "ResourceAlreadyExistsException" | "ConflictException" => (409, "ResourceAlreadyExists"),
@@ -45,9 +53,7 @@ struct Operation {
     fails_with: (fn(&'static str) -> Rule, &'static str),
     /// The errors the AWS API model lists for the SDK call (the variants of its error enum).
     documented: &'static [&'static str],
-    list: bool,
-    /// A read: the edge validated its path, so what AWS still refuses in it is the path.
-    read: bool,
+    kind: Kind,
     /// Errors the adapter answers differently on purpose, and what the client gets.
     except: &'static [(&'static str, u16, &'static str)],
 }
@@ -81,16 +87,15 @@ fn operations() -> Vec<Operation> {
         body,
         fails_with,
         documented,
-        list: false,
-        read: false,
+        kind: Kind::Change,
         except: &[],
     };
     let read = |method, uri, fails_with, documented| Operation {
-        read: true,
+        kind: Kind::Read,
         ..op(method, uri, None, fails_with, documented)
     };
     let list = |uri, fails_with, documented| Operation {
-        list: true,
+        kind: Kind::List,
         ..op("GET", uri, None, fails_with, documented)
     };
     let job = Some(json!({"jobId": "j1", "targets": ["lamp-1"], "document": "{}"}));
@@ -184,7 +189,7 @@ async fn documented_errors_of_every_operation() {
                 .iter()
                 .find(|(c, _, _)| *c == code)
                 .map(|&(_, s, c)| (s, c))
-                .unwrap_or_else(|| expected(code, operation.list, operation.read));
+                .unwrap_or_else(|| expected(code, operation.kind));
             let rule = (operation.fails_with.0)(code);
             let (got, reply, headers) = call(
                 backend(&[&rule], &[]),
@@ -232,12 +237,6 @@ fn iam_action(call: &str) -> String {
     format!("iot:{pascal}")
 }
 
-fn path_matches(template: &str, uri: &str) -> bool {
-    let path = uri.split('?').next().unwrap();
-    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
-}
-
 /// Calls a handler makes beyond the one its row mocks, each shown by a test in `requests.rs`.
 const FURTHER_CALLS: &[(&str, &str, &str)] = &[(
     "deleteJobExecution",
@@ -253,7 +252,10 @@ fn the_iam_actions_of_each_operation_are_the_calls_its_handler_makes() {
     for operation in handlers::OPERATIONS {
         let row = rows
             .iter()
-            .find(|r| r.method == operation.method.as_str() && path_matches(operation.path, r.uri))
+            .find(|r| {
+                r.method == operation.method.as_str()
+                    && operation.matches_path(r.uri.split('?').next().unwrap())
+            })
             .unwrap_or_else(|| panic!("no row for {}", operation.id));
         let mut calls = vec![iam_action(row.fails_with.1)];
         for (id, call, test) in FURTHER_CALLS {
