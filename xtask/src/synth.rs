@@ -8,7 +8,7 @@
 //! actions the operations table (`handlers::OPERATIONS`) declares for the operations it serves.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
@@ -33,33 +33,28 @@ pub struct Args {
     settings: Overrides,
 }
 
-/// The template for the committed settings, as `cargo xtask synth` writes it by default.
-fn current() -> anyhow::Result<(Value, String)> {
+/// The template for the committed settings, after checking that `infra/template.json` holds it
+/// as `cargo xtask synth` writes it by default.
+pub fn check_current() -> anyhow::Result<Value> {
     let settings = Settings::load(&Overrides {
         config: PathBuf::from("infra/iot-api.toml"),
         ..Overrides::default()
     })?;
     let template = template(&read_spec()?, &settings)?;
-    let text = render(&template)?;
-    Ok((template, text))
+    ensure_current(Path::new("infra/template.json"), &render(&template)?)?;
+    Ok(template)
 }
 
-/// Fails when the committed `infra/template.json` is not what synth writes.
-pub fn check_current() -> anyhow::Result<()> {
-    let (_, text) = current()?;
-    let path = project_root().join("infra").join("template.json");
-    if std::fs::read_to_string(&path).unwrap_or_default() != text {
-        bail!("infra/template.json is stale: run `cargo xtask synth` and commit the result");
+/// Fails when `path` (from the project root) does not hold `text`.
+fn ensure_current(path: &Path, text: &str) -> anyhow::Result<()> {
+    let written = std::fs::read_to_string(project_root().join(path)).unwrap_or_default();
+    if written != text {
+        bail!(
+            "{} is stale: run `cargo xtask synth` and commit the result",
+            path.display()
+        );
     }
     Ok(())
-}
-
-/// The API Gateway document (the RestApi's Body) of the committed template, as JSON text.
-pub fn current_api_gateway_document() -> anyhow::Result<String> {
-    let (template, _) = current()?;
-    Ok(serde_json::to_string_pretty(
-        &template["Resources"]["RestApi"]["Properties"]["Body"],
-    )?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -69,13 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = render(&template(&spec, &settings)?)?;
     let output = project_root().join(&args.output);
     if args.check {
-        let current = std::fs::read_to_string(&output).unwrap_or_default();
-        if current != text {
-            bail!(
-                "{} is stale: run `cargo xtask synth` and commit the result",
-                args.output.display()
-            );
-        }
+        ensure_current(&args.output, &text)?;
         eprintln!("{} is up to date", args.output.display());
         return Ok(());
     }
