@@ -93,9 +93,7 @@ pub fn build(architecture: Architecture) -> anyhow::Result<Artifact> {
     let bytes = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     let zip = reproducible_zip(&bytes)?;
     let sha256 = hex(&Sha256::digest(&zip));
-    let dir = target_dir()
-        .join("lambda")
-        .join(format!("bootstrap-{}", architecture.lambda_name()));
+    let dir = artifact_dir(architecture);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("bootstrap.zip");
     std::fs::write(&path, &zip).with_context(|| format!("writing {}", path.display()))?;
@@ -108,6 +106,13 @@ pub fn build(architecture: Architecture) -> anyhow::Result<Artifact> {
         sha256,
         bytes: zip.len(),
     })
+}
+
+/// Where the artifact of `architecture` is written.
+pub fn artifact_dir(architecture: Architecture) -> PathBuf {
+    target_dir()
+        .join("lambda")
+        .join(format!("bootstrap-{}", architecture.lambda_name()))
 }
 
 /// Adds the Rust standard library for `target` with rustup when it is missing.

@@ -70,6 +70,8 @@ pub enum AuthorizationType {
 struct File {
     version: Option<u32>,
     stack_name: Option<String>,
+    region: Option<String>,
+    artifact_bucket: Option<String>,
     stage: Option<String>,
     architecture: Option<Architecture>,
     memory_mb: Option<u32>,
@@ -168,6 +170,10 @@ pub enum Authorization {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub stack_name: String,
+    /// None: the region of the standard AWS configuration (AWS_REGION, the profile).
+    pub region: Option<String>,
+    /// None: deploy's own bucket, iot-api-artifacts-<account id>-<region>.
+    pub artifact_bucket: Option<String>,
     pub stage: String,
     pub architecture: Architecture,
     pub memory_mb: u32,
@@ -251,6 +257,8 @@ impl Settings {
                 .clone()
                 .or(file.stack_name)
                 .unwrap_or_else(|| "iot-device-api".into()),
+            region: file.region,
+            artifact_bucket: file.artifact_bucket,
             stage: flags
                 .stage
                 .clone()
@@ -295,6 +303,12 @@ impl Settings {
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             bail!("stack-name: {name:?} must be 1 to 64 letters, digits and hyphens, starting with a letter");
+        }
+        if let Some(region) = &self.region {
+            check_region(region)?;
+        }
+        if let Some(bucket) = &self.artifact_bucket {
+            check_bucket(bucket)?;
         }
         if self.stage.is_empty()
             || self.stage.len() > 128
@@ -343,6 +357,38 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// A region's name, such as eu-west-1 or us-gov-east-1.
+pub fn check_region(region: &str) -> anyhow::Result<()> {
+    let mut parts = region.split('-').collect::<Vec<_>>();
+    let number = parts.pop().unwrap_or_default();
+    let ok = parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit());
+    if !ok {
+        bail!("region: {region:?} is not a region name such as eu-west-1");
+    }
+    Ok(())
+}
+
+/// An S3 bucket name: 3 to 63 lowercase letters, digits, hyphens and dots, starting and ending
+/// with a letter or digit.
+pub fn check_bucket(bucket: &str) -> anyhow::Result<()> {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&bucket.len())
+        || !bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        || !edge(bucket.chars().next())
+        || !edge(bucket.chars().last())
+    {
+        bail!("artifact-bucket: {bucket:?} must be 3 to 63 lowercase letters, digits, hyphens and dots, starting and ending with a letter or digit");
+    }
+    Ok(())
 }
 
 fn check_arn(arn: &str, service: &str, field: &str) -> anyhow::Result<()> {
@@ -402,6 +448,23 @@ mod tests {
     }
 
     #[test]
+    fn region_and_artifact_bucket_are_read_and_checked() -> anyhow::Result<()> {
+        let s = resolve(
+            "region = \"us-gov-east-1\"\nartifact-bucket = \"team.artifacts-1\"",
+            &Overrides::default(),
+        )?;
+        assert_eq!(s.region.as_deref(), Some("us-gov-east-1"));
+        assert_eq!(s.artifact_bucket.as_deref(), Some("team.artifacts-1"));
+        for bad in ["-bucket", "ab", "bucket-", "Bucket"] {
+            assert!(check_bucket(bad).is_err(), "{bad}");
+        }
+        for bad in ["eu-west-", "eu--1", "EU-WEST-1", "euwest1"] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn bad_settings_are_refused_naming_the_field() {
         for (text, field) in [
             ("version = 2", "version"),
@@ -409,6 +472,9 @@ mod tests {
             ("timeout-seconds = 5", "timeout-seconds"),
             ("log-retention-days = 10", "log-retention-days"),
             ("stage = \"my stage\"", "stage"),
+            ("region = \"Europe\"", "region"),
+            ("region = \"eu-west\"", "region"),
+            ("artifact-bucket = \"My_Bucket\"", "artifact-bucket"),
             (
                 "[authorization]\ntype = \"COGNITO_USER_POOLS\"",
                 "user-pool-arns",

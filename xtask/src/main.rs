@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod coldstart;
+mod deploy;
 mod infra;
 #[path = "../../crates/lambda/tests/support/runtime_api.rs"]
 mod runtime_api;
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Build, run, test and measure the IoT device management API"
 )]
 struct Cli {
@@ -36,6 +38,10 @@ enum Commands {
     Synth(synth::Args),
     /// Build the Lambda artifact: target/lambda/bootstrap-<architecture>/bootstrap.zip and its sha256.
     Build(build::Args),
+    /// Build, upload and deploy the stack to AWS through a change set, shown before it runs.
+    Deploy(deploy::DeployArgs),
+    /// Delete the deployed stack, after confirmation.
+    Destroy(deploy::DestroyArgs),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(Bench),
@@ -56,6 +62,8 @@ fn main() -> std::process::ExitCode {
         Commands::Test(args) => test::run(args),
         Commands::Synth(args) => synth::run(args),
         Commands::Build(args) => build::run(args),
+        Commands::Deploy(args) => deploy::run_deploy(args),
+        Commands::Destroy(args) => deploy::run_destroy(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
     };
