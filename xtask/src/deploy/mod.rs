@@ -18,7 +18,8 @@ use aws_sdk_s3 as s3;
 use aws_sdk_sts as sts;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use base64::Engine;
-use cfn::error::ProvideErrorMetadata;
+use cfn::config::http::HttpResponse;
+use cfn::error::{ProvideErrorMetadata, SdkError};
 use cfn::types::{Capability, ChangeSetStatus, ChangeSetType, StackStatus};
 use sha2::{Digest, Sha256};
 
@@ -964,12 +965,30 @@ fn tls_only_policy(partition: &str, bucket: &str) -> String {
 }
 
 /// The HTTP status of a failed call's response, when there was one.
-fn status_of<E>(error: &s3::error::SdkError<E, s3::config::http::HttpResponse>) -> Option<u16> {
+fn status_of<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
     error.raw_response().map(|r| r.status().as_u16())
 }
 
-/// An AWS call's failure with what was being done, and the service's code and message.
-fn aws_error<E: std::error::Error + Send + Sync + 'static>(doing: &str, error: E) -> anyhow::Error {
+/// An AWS call's failure: what was being done, and the service's code and message (or the HTTP
+/// status, for replies without a body), or why no reply came.
+fn aws_error<E>(doing: &str, error: SdkError<E, HttpResponse>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(service) = &error {
+        let status = service.raw().status().as_u16();
+        let e = service.err();
+        return match (e.code(), e.message()) {
+            (Some(code), Some(message)) => anyhow!("{doing}: {code}: {message}"),
+            (Some(code), None) => anyhow!("{doing}: {code} (HTTP {status})"),
+            _ if status == 403 => anyhow!("{doing}: access denied (HTTP 403)"),
+            _ => {
+                let body = service.raw().body().bytes().unwrap_or_default();
+                let body = String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
+                anyhow!("{doing}: HTTP {status} {}", body.trim())
+            }
+        };
+    }
     anyhow!("{doing}: {}", DisplayErrorContext(&error))
 }
 
