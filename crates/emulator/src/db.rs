@@ -124,6 +124,8 @@ CREATE TABLE IF NOT EXISTS job_executions (
     queued_at         INTEGER NOT NULL,
     started_at        INTEGER,
     last_updated_at   INTEGER NOT NULL,
+    in_progress_deadline  INTEGER,
+    step_deadline         INTEGER,
     UNIQUE (job_id, thing_name, execution_number)
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
@@ -139,16 +141,23 @@ CREATE TABLE IF NOT EXISTS job_templates (
 );
 "#;
 
-/// The layout `SCHEMA` creates, kept in SQLite's `user_version`. A database written by another
-/// layout is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
+/// to date by `MIGRATIONS`; a newer one is refused rather than misread.
+const SCHEMA_VERSION: i64 = 2;
+
+/// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
+const MIGRATIONS: [&str; 1] = [
+    // 2: the timers of IN_PROGRESS executions.
+    "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
+     ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
+];
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error("the database has schema version {found}, this emulator reads version {SCHEMA_VERSION}; use another --db file")]
+    #[error("the database has schema version {found}, newer than this emulator's {SCHEMA_VERSION}; use another --db file or a newer emulator")]
     SchemaVersion { found: i64 },
 }
 
@@ -159,8 +168,17 @@ fn create_schema(conn: &Connection) -> Result<(), OpenError> {
         [],
         |r| r.get(0),
     )?;
-    if has_tables && found != SCHEMA_VERSION {
+    if has_tables && !(1..=SCHEMA_VERSION).contains(&found) {
         return Err(OpenError::SchemaVersion { found });
+    }
+    if has_tables {
+        for (from, migration) in MIGRATIONS.iter().enumerate().skip((found - 1) as usize) {
+            tracing::info!(from = from + 1, "migrating the local database");
+            let to = from + 2;
+            conn.execute_batch(&format!(
+                "BEGIN; {migration} PRAGMA user_version = {to}; COMMIT;"
+            ))?;
+        }
     }
     conn.execute_batch(SCHEMA)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -318,6 +336,32 @@ mod tests {
             .unwrap();
         let error = Db::open(&storage).err().unwrap();
         assert!(error.to_string().contains("schema version 99"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated() {
+        let dir = std::env::temp_dir().join(format!("iot-api-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE job_executions DROP COLUMN in_progress_deadline;
+             ALTER TABLE job_executions DROP COLUMN step_deadline;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        conn.prepare("SELECT in_progress_deadline, step_deadline FROM job_executions")
+            .unwrap();
+        drop(conn);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

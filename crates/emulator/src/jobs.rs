@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use models::fields::StatusDetails;
+use models::fields::{StatusDetails, TimeoutConfig};
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummary,
     ExecutionSummaryForJob, ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter,
     JobProcessDetails, JobStatus, JobSummary, JobTemplate, JobTemplateCreated, JobTemplateSummary,
-    NewJob, NewJobTemplate, TargetSelection, UpdateJob, UpdateJobExecution, MAX_JOB_TARGETS,
+    NewJob, NewJobTemplate, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
 };
 use models::{DomainError, NextToken, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -44,12 +44,12 @@ fn from_json<T: DeserializeOwned>(text: Option<String>) -> Res<Option<T>> {
         })
 }
 
-fn parse_status<T>(value: &str, parse: fn(&str) -> Option<T>) -> Res<T> {
+pub(crate) fn parse_status<T>(value: &str, parse: fn(&str) -> Option<T>) -> Res<T> {
     parse(value)
         .ok_or_else(|| DomainError::Internal(format!("stored status {value:?} is unknown")).into())
 }
 
-fn job_status(conn: &Connection, job_id: &JobId) -> Res<(JobStatus, TargetSelection)> {
+pub(crate) fn job_status(conn: &Connection, job_id: &JobId) -> Res<(JobStatus, TargetSelection)> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT status, target_selection FROM jobs WHERE job_id = ?1")?
         .query_row([job_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -692,44 +692,14 @@ pub(crate) fn cancel_execution(
     complete_if_done(conn, job_id, now)
 }
 
-pub(crate) fn update_execution(
-    conn: &Connection,
-    update: UpdateJobExecution,
-    now: Millis,
-) -> Res<()> {
-    const DEVICE_STATUSES: [ExecutionStatus; 4] = [
-        ExecutionStatus::InProgress,
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Failed,
-        ExecutionStatus::Rejected,
-    ];
-    if !DEVICE_STATUSES.contains(&update.status) {
-        return Err(DomainError::validation(
-            "status",
-            "a device may set only IN_PROGRESS, SUCCEEDED, FAILED or REJECTED",
-        )
-        .into());
-    }
-    let row = latest_execution(conn, &update.job_id, &update.thing_name)?;
-    check_version(update.expected_version, &row)?;
-    // **[inferred]** A device may move a QUEUED execution straight to a terminal status.
-    if row.status.is_terminal() {
-        return Err(DomainError::InvalidStateTransition(format!(
-            "the execution is {} and cannot change to {}",
-            row.status.as_str(),
-            update.status.as_str()
-        ))
-        .into());
-    }
-    let (job_id, thing) = (update.job_id.as_str(), update.thing_name.as_str());
-    set_status_details(conn, job_id, thing, &update.status_details)?;
-    conn.prepare_cached(
-        "UPDATE job_executions SET status = ?3, version_number = version_number + 1, last_updated_at = ?4, \
-         started_at = CASE WHEN started_at IS NULL AND ?3 = 'IN_PROGRESS' THEN ?4 ELSE started_at END \
-         WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
-    )?
-    .execute(params![job_id, thing, update.status.as_str(), now])?;
-    complete_if_done(conn, job_id, now)
+/// The job's in-progress timeout, when it has one.
+pub(crate) fn in_progress_timeout_minutes(conn: &Connection, job_id: &JobId) -> Res<Option<i64>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT timeout_config FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id.as_str()], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(from_json::<TimeoutConfig>(text)?.map(|t| t.in_progress_timeout_in_minutes))
 }
 
 pub(crate) fn delete_execution(

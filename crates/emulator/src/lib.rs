@@ -6,6 +6,7 @@
 
 mod clock;
 mod db;
+mod device;
 mod jobs;
 mod paging;
 mod registry;
@@ -13,6 +14,10 @@ mod registry;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use models::device::{
+    DeviceExecution, DeviceUpdate, JobOrNext, JobsDataPlane, PendingExecutions, StartNextBody,
+    UpdateReply,
+};
 use models::fields::Text;
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
@@ -188,7 +193,18 @@ impl Backend for Emulator {
     }
 
     async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()> {
-        self.write(move |_, tx, now| jobs::update_execution(tx, update, now))
+        let update = DeviceUpdate {
+            job_id: update.job_id,
+            thing_name: update.thing_name,
+            status: update.status,
+            status_details: update.status_details,
+            step_timeout_in_minutes: None,
+            expected_version: update.expected_version,
+            execution_number: None,
+            include_job_execution_state: false,
+            include_job_document: false,
+        };
+        self.write(move |_, tx, now| device::update(tx, update, now).map(|_| ()))
             .await
     }
 
@@ -290,6 +306,51 @@ impl Backend for Emulator {
     ) -> Result<Page<ThingName>> {
         let group = group.clone();
         self.read(move |_, conn| registry::list_members(conn, &group, recursive, page))
+            .await
+    }
+}
+
+#[async_trait]
+impl JobsDataPlane for Emulator {
+    async fn get_pending_job_executions(&self, thing: &ThingName) -> Result<PendingExecutions> {
+        let thing = thing.clone();
+        self.read(move |_, conn| device::pending(conn, &thing))
+            .await
+    }
+
+    async fn start_next_pending_job_execution(
+        &self,
+        thing: &ThingName,
+        body: StartNextBody,
+    ) -> Result<Option<DeviceExecution>> {
+        let thing = thing.clone();
+        self.write(move |_, tx, now| device::start_next(tx, &thing, body, now))
+            .await
+    }
+
+    async fn describe_device_execution(
+        &self,
+        thing: &ThingName,
+        job: JobOrNext,
+        execution_number: Option<i64>,
+        include_job_document: bool,
+    ) -> Result<DeviceExecution> {
+        let thing = thing.clone();
+        self.read(move |_, conn| {
+            device::describe(
+                conn,
+                &thing,
+                job,
+                execution_number,
+                include_job_document,
+                clock::now(),
+            )
+        })
+        .await
+    }
+
+    async fn update_device_execution(&self, update: DeviceUpdate) -> Result<UpdateReply> {
+        self.write(move |_, tx, now| device::update(tx, update, now))
             .await
     }
 }

@@ -63,7 +63,7 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::MalformedJson(detail) => format!("the body is not valid JSON: {detail}"),
             ApiError::UnsupportedMediaType(given) => {

@@ -2,6 +2,7 @@
 //! device management API. This crate does no I/O.
 
 pub mod backend;
+pub mod device;
 pub mod enums;
 pub mod error;
 pub mod fields;

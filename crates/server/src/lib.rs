@@ -1,6 +1,8 @@
 //! The local server: the API router over the embedded emulator, on 127.0.0.1 unless told
-//! otherwise, with request logs, CORS for chosen origins and `GET /openapi.yaml`.
+//! otherwise, with request logs, CORS for chosen origins and `GET /openapi.yaml`; and, on a port
+//! of its own as on AWS, the jobs data plane that devices call, on the same emulator.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +30,9 @@ pub struct Config {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, env = "IOT_API_PORT", default_value_t = 8080)]
     pub port: u16,
+    /// Port of the jobs data plane that devices call (AWS serves it on its own endpoint); 0 picks a free one.
+    #[arg(long, env = "IOT_API_DEVICE_PORT", default_value_t = 8081)]
+    pub device_port: u16,
     /// SQLite database file, created when missing; state survives restarts.
     #[arg(
         long,
@@ -62,16 +67,39 @@ impl Config {
     }
 }
 
-/// The whole application: API routes, `/openapi.yaml`, request logs and CORS.
-pub fn app(config: &Config) -> anyhow::Result<Router> {
+/// The two HTTP services, on one emulator.
+pub struct Apps {
+    /// The API: its routes, `/openapi.yaml`, request logs and CORS.
+    pub api: Router,
+    /// The jobs data plane devices call.
+    pub device: Router,
+}
+
+fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    DefaultMakeSpan,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+}
+
+pub fn apps(config: &Config) -> anyhow::Result<Apps> {
     let storage = config.storage()?;
     let location = Location {
         region: config.region.clone(),
         account: config.account.clone(),
     };
-    let emulator = Emulator::open(&storage, location)
-        .with_context(|| format!("opening the local database ({storage:?})"))?;
-    let mut app = handlers::router(Arc::new(emulator))
+    let emulator = Arc::new(
+        Emulator::open(&storage, location)
+            .with_context(|| format!("opening the local database ({storage:?})"))?,
+    );
+    let device = handlers::device::device_router(emulator.clone())
+        .layer(handlers::catch_panic())
+        .layer(trace_layer());
+    let mut app = handlers::router(emulator)
         .route("/openapi.yaml", get(openapi))
         .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {
@@ -79,30 +107,51 @@ pub fn app(config: &Config) -> anyhow::Result<Router> {
             .map_err(|e| anyhow::anyhow!("--cors-origin: {e}"))?;
         app = app.layer(cors);
     }
-    Ok(app.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-            .on_response(DefaultOnResponse::new().level(Level::INFO)),
-    ))
+    Ok(Apps {
+        api: app.layer(trace_layer()),
+        device,
+    })
 }
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
 }
 
-/// Binds, prints the URL on the first line of stdout, and serves until Ctrl-C or SIGTERM.
+/// Binds both services, prints the API's URL on the first line of stdout and the device
+/// endpoint's on the second, and serves until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let app = app(&config)?;
-    let addr = SocketAddr::new(config.host, config.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let local = listener.local_addr()?;
-    println!("Listening on http://{local}");
+    let apps = apps(&config)?;
+    let bind = |port| async move {
+        let addr = SocketAddr::new(config.host, port);
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))
+    };
+    let api = bind(config.port).await?;
+    let device = bind(config.device_port).await?;
+    let (api_addr, device_addr) = (api.local_addr()?, device.local_addr()?);
+    // Whoever started the server may have stopped reading its output; that is no reason to stop.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Listening on http://{api_addr}");
+    let _ = writeln!(out, "Device jobs endpoint on http://{device_addr}");
+    let _ = out.flush();
     if !config.host.is_loopback() {
-        tracing::warn!(%local, "listening beyond loopback: anyone who can reach this address can use the API");
+        tracing::warn!(%api_addr, "listening beyond loopback: anyone who can reach this address can use the API");
     }
-    serve(listener, app, shutdown_signal()).await
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+        let _ = stopped.changed().await;
+    };
+    tokio::try_join!(
+        serve(api, apps.api, until_stopped(stopped.clone())),
+        serve(device, apps.device, until_stopped(stopped)),
+    )?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, letting requests in flight finish.
@@ -114,7 +163,6 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
-    tracing::info!("stopped");
     Ok(())
 }
 

@@ -12,6 +12,9 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use server::Config;
 
+#[path = "server/device.rs"]
+mod device;
+
 struct Reply {
     status: StatusCode,
     headers: hyper::HeaderMap,
@@ -64,7 +67,7 @@ async fn start(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let app = server::app(config).unwrap();
+    let app = server::apps(config).unwrap().api;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -194,24 +197,34 @@ async fn without_cors_origins_no_cors_headers_are_sent() {
 #[tokio::test]
 async fn the_binary_prints_its_url_serves_and_stops_cleanly_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iot-api-local"))
-        .args(["--port", "0", "--memory"])
+        .args(["--port", "0", "--device-port", "0", "--memory"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("Listening on http://")
-        .unwrap_or_else(|| panic!("first line: {line:?}"));
-    let addr: SocketAddr = url.parse().unwrap();
-    assert!(addr.ip().is_loopback());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut address = |prefix: &str| {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"));
+        url.parse::<SocketAddr>().unwrap()
+    };
+    let addr = address("Listening on http://");
+    let device = address("Device jobs endpoint on http://");
+    assert!(addr.ip().is_loopback() && device.ip().is_loopback());
     let reply = http(addr, Method::GET, "/jobs", &[], "").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, r#"{"jobs":[]}"#);
+    let reply = http(device, Method::GET, "/things/lamp-1/jobs", &[], "").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.headers["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+    drop(stdout);
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -1,0 +1,351 @@
+//! The device endpoint through AWS's own SDK for the jobs data plane: device code written for AWS
+//! IoT works against the local server unchanged.
+
+use aws_sdk_iotjobsdataplane::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_iotjobsdataplane::error::ProvideErrorMetadata;
+use aws_sdk_iotjobsdataplane::types::JobExecutionStatus;
+use aws_sdk_iotjobsdataplane::Client;
+
+use super::*;
+
+/// The API and the device endpoint on free loopback ports, on one in-memory emulator.
+struct Local {
+    api: SocketAddr,
+    device: Client,
+    _stop: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn local() -> Local {
+    let apps = server::apps(&config(&["--memory"])).unwrap();
+    let mut stops = Vec::new();
+    let mut addrs = Vec::new();
+    for app in [apps.api, apps.device] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        stops.push(stop);
+    }
+    let config = aws_sdk_iotjobsdataplane::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://{}", addrs[1]))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .http_client(aws_backend::http_client())
+        .build();
+    Local {
+        api: addrs[0],
+        device: Client::from_conf(config),
+        _stop: stops,
+    }
+}
+
+impl Local {
+    async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+        let reply = http(
+            self.api,
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        reply
+    }
+
+    async fn get(&self, path: &str) -> serde_json::Value {
+        let reply = http(self.api, Method::GET, path, &[], "").await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        serde_json::from_str(&reply.body).unwrap()
+    }
+
+    /// Things, and a SNAPSHOT job for each job id targeting all of them.
+    async fn fleet(&self, things: &[&str], jobs: &[(&str, serde_json::Value)]) {
+        for thing in things {
+            self.post("/things", serde_json::json!({ "thingName": thing }))
+                .await;
+        }
+        let targets: Vec<String> = things
+            .iter()
+            .map(|t| format!("arn:aws:iot:us-east-1:000000000000:thing/{t}"))
+            .collect();
+        for (job, extra) in jobs {
+            let mut body = serde_json::json!({
+                "jobId": job,
+                "targets": targets,
+                "document": format!("{{\"firmware\":\"{job}\"}}"),
+            });
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            self.post("/jobs", body).await;
+        }
+    }
+}
+
+fn details(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_device_takes_a_job_from_queued_to_succeeded() {
+    let local = local().await;
+    local
+        .fleet(
+            &["lamp-1"],
+            &[(
+                "fw-2",
+                serde_json::json!({"timeoutConfig": {"inProgressTimeoutInMinutes": 60}}),
+            )],
+        )
+        .await;
+    let device = &local.device;
+
+    let pending = device
+        .get_pending_job_executions()
+        .thing_name("lamp-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(pending.in_progress_jobs().is_empty());
+    let queued = pending.queued_jobs();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].job_id(), Some("fw-2"));
+    assert_eq!(queued[0].version_number(), 1);
+    assert_eq!(queued[0].execution_number(), Some(1));
+    assert!(queued[0].queued_at() > 1_700_000_000, "epoch seconds");
+
+    let started = device
+        .start_next_pending_job_execution()
+        .thing_name("lamp-1")
+        .set_status_details(Some(details(&[("step", "download")])))
+        .step_timeout_in_minutes(30)
+        .send()
+        .await
+        .unwrap();
+    let execution = started.execution().unwrap();
+    assert_eq!(execution.job_id(), Some("fw-2"));
+    assert_eq!(execution.status(), Some(&JobExecutionStatus::InProgress));
+    assert_eq!(execution.version_number(), 2);
+    assert_eq!(execution.job_document(), Some("{\"firmware\":\"fw-2\"}"));
+    assert_eq!(
+        execution
+            .status_details()
+            .unwrap()
+            .get("step")
+            .map(String::as_str),
+        Some("download")
+    );
+    // The step timer (30 min) runs out before the job's in-progress timer (60 min).
+    let left = execution.approximate_seconds_before_timed_out().unwrap();
+    assert!((1790..=1800).contains(&left), "{left}");
+
+    let next = device
+        .describe_job_execution()
+        .thing_name("lamp-1")
+        .job_id("$next")
+        .include_job_document(false)
+        .send()
+        .await
+        .unwrap();
+    let next = next.execution().unwrap();
+    assert_eq!(next.job_id(), Some("fw-2"));
+    assert_eq!(next.job_document(), None);
+
+    let progress = device
+        .update_job_execution()
+        .thing_name("lamp-1")
+        .job_id("fw-2")
+        .status(JobExecutionStatus::InProgress)
+        .set_status_details(Some(details(&[("step", "install")])))
+        .expected_version(2)
+        .include_job_execution_state(true)
+        .send()
+        .await
+        .unwrap();
+    let state = progress.execution_state().unwrap();
+    assert_eq!(state.status(), Some(&JobExecutionStatus::InProgress));
+    assert_eq!(state.version_number(), 3);
+    assert_eq!(progress.job_document(), None);
+
+    let done = device
+        .update_job_execution()
+        .thing_name("lamp-1")
+        .job_id("fw-2")
+        .status(JobExecutionStatus::Succeeded)
+        .include_job_document(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.job_document(), Some("{\"firmware\":\"fw-2\"}"));
+    assert!(done.execution_state().is_none());
+
+    let job = local.get("/jobs/fw-2").await;
+    assert_eq!(job["job"]["status"], "COMPLETED", "{job}");
+    let execution = local.get("/jobs/fw-2/things/lamp-1").await;
+    assert_eq!(execution["execution"]["status"], "SUCCEEDED");
+    assert_eq!(execution["execution"]["versionNumber"], 4);
+    assert_eq!(
+        execution["execution"]["statusDetails"]["detailsMap"]["step"], "install",
+        "details stay when a report leaves them out"
+    );
+    let nothing = device
+        .start_next_pending_job_execution()
+        .thing_name("lamp-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(nothing.execution().is_none());
+}
+
+#[tokio::test]
+async fn pending_lists_in_progress_first_then_queued_oldest_first() {
+    let local = local().await;
+    let none = serde_json::json!({});
+    local
+        .fleet(
+            &["lamp-1"],
+            &[("a", none.clone()), ("b", none.clone()), ("c", none)],
+        )
+        .await;
+    local
+        .device
+        .update_job_execution()
+        .thing_name("lamp-1")
+        .job_id("b")
+        .status(JobExecutionStatus::InProgress)
+        .send()
+        .await
+        .unwrap();
+    let pending = local
+        .device
+        .get_pending_job_executions()
+        .thing_name("lamp-1")
+        .send()
+        .await
+        .unwrap();
+    let ids = |list: &[aws_sdk_iotjobsdataplane::types::JobExecutionSummary]| {
+        list.iter()
+            .map(|s| s.job_id().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(pending.in_progress_jobs()), ["b"]);
+    assert_eq!(ids(pending.queued_jobs()), ["a", "c"]);
+    let next = local
+        .device
+        .start_next_pending_job_execution()
+        .thing_name("lamp-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        next.execution().unwrap().job_id(),
+        Some("b"),
+        "the IN_PROGRESS one comes back first, unchanged"
+    );
+    assert_eq!(next.execution().unwrap().version_number(), 2);
+}
+
+#[tokio::test]
+async fn refusals_arrive_as_aws_error_types() {
+    let local = local().await;
+    local
+        .fleet(&["lamp-1"], &[("fw", serde_json::json!({}))])
+        .await;
+    let device = &local.device;
+    let update = |status: JobExecutionStatus| {
+        device
+            .update_job_execution()
+            .thing_name("lamp-1")
+            .job_id("fw")
+            .status(status)
+    };
+
+    let stale = update(JobExecutionStatus::InProgress)
+        .expected_version(7)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Some("VersionConflictException"));
+    assert!(
+        stale.message().unwrap().contains("expectedVersion is 7"),
+        "{stale:?}"
+    );
+
+    let queued = update(JobExecutionStatus::Queued).send().await.unwrap_err();
+    assert!(queued
+        .as_service_error()
+        .unwrap()
+        .is_invalid_request_exception());
+    assert!(queued.message().unwrap().contains("a device may set only"));
+
+    let step = update(JobExecutionStatus::InProgress)
+        .step_timeout_in_minutes(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(step
+        .as_service_error()
+        .unwrap()
+        .is_invalid_request_exception());
+    assert!(step.message().unwrap().starts_with("stepTimeoutInMinutes:"));
+
+    update(JobExecutionStatus::Rejected).send().await.unwrap();
+    let terminal = update(JobExecutionStatus::InProgress)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(terminal
+        .as_service_error()
+        .unwrap()
+        .is_invalid_state_transition_exception());
+
+    let missing = device
+        .describe_job_execution()
+        .thing_name("lamp-1")
+        .job_id("no-such-job")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(missing
+        .as_service_error()
+        .unwrap()
+        .is_resource_not_found_exception());
+    let nothing_next = device
+        .describe_job_execution()
+        .thing_name("lamp-1")
+        .job_id("$next")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(nothing_next
+        .as_service_error()
+        .unwrap()
+        .is_resource_not_found_exception());
+    let unknown_thing = device
+        .get_pending_job_executions()
+        .thing_name("ghost")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(unknown_thing
+        .as_service_error()
+        .unwrap()
+        .is_resource_not_found_exception());
+    let bad_name = device
+        .get_pending_job_executions()
+        .thing_name("no spaces allowed")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        bad_name.message().unwrap().starts_with("thingName:"),
+        "{bad_name:?}"
+    );
+}
