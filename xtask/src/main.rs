@@ -4,6 +4,7 @@ mod bench;
 mod build;
 mod coldstart;
 mod deploy;
+mod device;
 mod infra;
 #[path = "../../crates/lambda/tests/support/runtime_api.rs"]
 mod runtime_api;
@@ -38,6 +39,8 @@ enum Commands {
     Synth(synth::Args),
     /// Build the Lambda artifact: target/lambda/bootstrap-<architecture>/bootstrap.zip and its sha256.
     Build(build::Args),
+    /// Play a device: take the thing's next job from the local device endpoint and end it as told.
+    Device(device::Args),
     /// Build, upload and deploy the stack to AWS through a change set, shown before it runs.
     Deploy(deploy::DeployArgs),
     /// Delete the deployed stack, after confirmation.
@@ -62,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Commands::Test(args) => test::run(args),
         Commands::Synth(args) => synth::run(args),
         Commands::Build(args) => build::run(args),
+        Commands::Device(args) => device::run(args),
         Commands::Deploy(args) => deploy::run_deploy(args),
         Commands::Destroy(args) => deploy::run_destroy(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
