@@ -129,6 +129,10 @@ CREATE TABLE IF NOT EXISTS job_executions (
     UNIQUE (job_id, thing_name, execution_number)
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
+CREATE TABLE IF NOT EXISTS manual_clock (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    now  INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS job_templates (
     seq                   INTEGER PRIMARY KEY,
     template_id           TEXT NOT NULL UNIQUE,
@@ -228,6 +232,15 @@ impl Db {
             readers: readers.into_iter().map(Mutex::new).collect(),
             next_reader: AtomicUsize::new(0),
         }))
+    }
+
+    /// The time a manual clock last showed on this store, if one ever ran on it.
+    pub(crate) fn manual_clock(&self) -> models::Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        let conn = lock(&self.writer);
+        conn.prepare_cached("SELECT now FROM manual_clock WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map_err(|e| DomainError::from(Fail::Sql(e)))
     }
 
     /// Runs `work` in one IMMEDIATE transaction that commits only if `work` succeeds.

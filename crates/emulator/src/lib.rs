@@ -10,6 +10,7 @@ mod device;
 mod jobs;
 mod paging;
 mod registry;
+mod timers;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use models::registry::{
 };
 use models::{Backend, Page, PageRequest, Result};
 
+pub use clock::Clock;
 pub use db::{OpenError, Storage};
 
 /// The account and region the emulator pretends to be, unless told otherwise.
@@ -43,6 +45,7 @@ pub fn default_location() -> Location {
 pub struct Emulator {
     location: Location,
     db: Arc<db::Db>,
+    clock: Clock,
 }
 
 impl Emulator {
@@ -51,7 +54,50 @@ impl Emulator {
         Ok(Emulator {
             location,
             db: db::Db::open(storage)?,
+            clock: Clock::System,
         })
+    }
+
+    /// The emulator on `clock` instead of the system's. A manual clock resumes from the time a
+    /// manual clock last showed on this store, if that is later: time does not go back across
+    /// a restart.
+    pub fn with_clock(mut self, clock: Clock) -> Result<Self> {
+        if let Some(stored) = self.db.manual_clock()? {
+            clock.set_at_least(clock::timestamp(stored));
+        }
+        self.clock = clock;
+        Ok(self)
+    }
+
+    /// Moves a manual clock forward and applies what that makes due; returns the new time and
+    /// how many changes were applied. The system clock cannot be moved: a Conflict.
+    pub async fn advance(&self, by: std::time::Duration) -> Result<(time::OffsetDateTime, usize)> {
+        if !self.clock.advance(by) {
+            return Err(models::DomainError::Conflict(
+                "the emulator runs on the system clock, which cannot be advanced; start it with a manual clock".into(),
+            ));
+        }
+        let applied = self
+            .write(|_, tx, now| {
+                tx.prepare_cached(
+                    "INSERT INTO manual_clock (id, now) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET now = excluded.now",
+                )?
+                .execute([now])?;
+                timers::run_due(tx, now)
+            })
+            .await?;
+        Ok((self.clock.now(), applied))
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Applies every change that time has made due by now (timeouts, in the order they fell
+    /// due), each with its effects in one transaction; returns how many. The server calls it
+    /// every second; a test calls it after advancing a manual clock.
+    pub async fn tick(&self) -> Result<usize> {
+        self.write(|_, tx, now| timers::run_due(tx, now)).await
     }
 
     async fn write<T: Send + 'static>(
@@ -61,9 +107,8 @@ impl Emulator {
             + 'static,
     ) -> Result<T> {
         let location = self.location.clone();
-        self.db
-            .write(move |tx| work(&location, tx, clock::now()))
-            .await
+        let now = self.clock.millis();
+        self.db.write(move |tx| work(&location, tx, now)).await
     }
 
     async fn read<T: Send + 'static>(
@@ -336,6 +381,7 @@ impl JobsDataPlane for Emulator {
         include_job_document: bool,
     ) -> Result<DeviceExecution> {
         let thing = thing.clone();
+        let now = self.clock.millis();
         self.read(move |_, conn| {
             device::describe(
                 conn,
@@ -343,7 +389,7 @@ impl JobsDataPlane for Emulator {
                 job,
                 execution_number,
                 include_job_document,
-                clock::now(),
+                now,
             )
         })
         .await

@@ -12,10 +12,12 @@ use axum::http::header;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
-use emulator::{Emulator, Storage};
+use emulator::{Clock, Emulator, Storage};
 use models::ids::Location;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+
+mod clock;
 
 /// The contract, served as it is in the repository.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
@@ -53,6 +55,10 @@ pub struct Config {
     /// AWS account id that ARNs name.
     #[arg(long, default_value = "000000000000")]
     pub account: String,
+    /// Run on a clock that moves only when told (POST /_local/clock/advance), to watch timeouts
+    /// happen without waiting. It starts now, or where it stood when this database last ran.
+    #[arg(long)]
+    pub manual_clock: bool,
 }
 
 impl Config {
@@ -69,6 +75,8 @@ impl Config {
 
 /// The two HTTP services, on one emulator.
 pub struct Apps {
+    /// The emulator both serve; [`run`] applies its timed changes every second.
+    pub emulator: Arc<Emulator>,
     /// The API: its routes, `/openapi.yaml`, request logs and CORS.
     pub api: Router,
     /// The jobs data plane devices call.
@@ -92,15 +100,20 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         region: config.region.clone(),
         account: config.account.clone(),
     };
-    let emulator = Arc::new(
-        Emulator::open(&storage, location)
-            .with_context(|| format!("opening the local database ({storage:?})"))?,
-    );
+    let mut emulator = Emulator::open(&storage, location)
+        .with_context(|| format!("opening the local database ({storage:?})"))?;
+    if config.manual_clock {
+        emulator = emulator
+            .with_clock(Clock::manual(time::OffsetDateTime::now_utc()))
+            .map_err(|e| anyhow::anyhow!("reading the manual clock's time: {e}"))?;
+    }
+    let emulator = Arc::new(emulator);
     let device = handlers::device::device_router(emulator.clone())
         .layer(handlers::catch_panic())
         .layer(trace_layer());
-    let mut app = handlers::router(emulator)
+    let mut app = handlers::router(emulator.clone())
         .route("/openapi.yaml", get(openapi))
+        .merge(clock::router(emulator.clone()))
         .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {
         let cors = handlers::cors(&config.cors_origins)
@@ -108,6 +121,7 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         app = app.layer(cors);
     }
     Ok(Apps {
+        emulator,
         api: app.layer(trace_layer()),
         device,
     })
@@ -138,6 +152,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if !config.host.is_loopback() {
         tracing::warn!(%api_addr, "listening beyond loopback: anyone who can reach this address can use the API");
     }
+    tokio::spawn(apply_timed_changes(apps.emulator.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -152,6 +167,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies what time makes due (timeouts), once a second.
+async fn apply_timed_changes(emulator: Arc<Emulator>) {
+    let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every_second.tick().await;
+        match emulator.tick().await {
+            Ok(0) => {}
+            Ok(applied) => tracing::info!(applied, "applied timed changes"),
+            Err(error) => {
+                tracing::warn!(%error, "applying timed changes failed; retrying in a second")
+            }
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, letting requests in flight finish.

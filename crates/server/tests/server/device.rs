@@ -16,7 +16,11 @@ struct Local {
 }
 
 async fn local() -> Local {
-    let apps = server::apps(&config(&["--memory"])).unwrap();
+    local_with(&["--memory"]).await
+}
+
+async fn local_with(args: &[&str]) -> Local {
+    let apps = server::apps(&config(args)).unwrap();
     let mut stops = Vec::new();
     let mut addrs = Vec::new();
     for app in [apps.api, apps.device] {
@@ -54,6 +58,23 @@ impl Local {
         .await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
         reply
+    }
+
+    async fn status(&self, job: &str, thing: &str) -> String {
+        let reply = self.get(&format!("/jobs/{job}/things/{thing}")).await;
+        reply["execution"]["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves the manual clock; how many timed changes that applied.
+    async fn advance(&self, seconds: u64) -> u64 {
+        let reply = self
+            .post(
+                "/_local/clock/advance",
+                serde_json::json!({ "seconds": seconds }),
+            )
+            .await;
+        let reply: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        reply["applied"].as_u64().unwrap()
     }
 
     async fn get(&self, path: &str) -> serde_json::Value {
@@ -348,4 +369,160 @@ async fn refusals_arrive_as_aws_error_types() {
         bad_name.message().unwrap().starts_with("thingName:"),
         "{bad_name:?}"
     );
+}
+
+#[tokio::test]
+async fn executions_time_out_when_their_timers_run_out() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local
+        .fleet(
+            &["lamp-1", "lamp-2", "lamp-3"],
+            &[(
+                "t",
+                serde_json::json!({"timeoutConfig": {"inProgressTimeoutInMinutes": 10}}),
+            )],
+        )
+        .await;
+    let device = &local.device;
+    let start = |thing: &'static str, step: Option<i32>| {
+        device
+            .start_next_pending_job_execution()
+            .thing_name(thing)
+            .set_step_timeout_in_minutes(step.map(i64::from))
+            .send()
+    };
+    start("lamp-1", None).await.unwrap();
+    start("lamp-2", Some(3)).await.unwrap();
+    start("lamp-3", Some(3)).await.unwrap();
+
+    assert_eq!(local.advance(120).await, 0);
+    // -1 stops lamp-3's step timer; its in-progress timer still runs.
+    device
+        .update_job_execution()
+        .thing_name("lamp-3")
+        .job_id("t")
+        .status(JobExecutionStatus::InProgress)
+        .step_timeout_in_minutes(-1)
+        .send()
+        .await
+        .unwrap();
+    let left = device
+        .describe_job_execution()
+        .thing_name("lamp-3")
+        .job_id("t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.execution()
+            .unwrap()
+            .approximate_seconds_before_timed_out(),
+        Some(480)
+    );
+
+    assert_eq!(
+        local.advance(120).await,
+        1,
+        "lamp-2's step timer ran out at 3 minutes"
+    );
+    assert_eq!(local.status("t", "lamp-2").await, "TIMED_OUT");
+    let timed_out = local.get("/jobs/t/things/lamp-2").await;
+    assert_eq!(timed_out["execution"]["versionNumber"], 3);
+    let queued_at = time::OffsetDateTime::parse(
+        timed_out["execution"]["queuedAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let ended_at = time::OffsetDateTime::parse(
+        timed_out["execution"]["lastUpdatedAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        (ended_at - queued_at).whole_seconds(),
+        180,
+        "timed out when due, not when noticed"
+    );
+    assert_eq!(local.status("t", "lamp-1").await, "IN_PROGRESS");
+    assert_eq!(local.status("t", "lamp-3").await, "IN_PROGRESS");
+
+    let late = device
+        .update_job_execution()
+        .thing_name("lamp-2")
+        .job_id("t")
+        .status(JobExecutionStatus::Succeeded)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(late
+        .as_service_error()
+        .unwrap()
+        .is_invalid_state_transition_exception());
+    device
+        .update_job_execution()
+        .thing_name("lamp-1")
+        .job_id("t")
+        .status(JobExecutionStatus::Succeeded)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        local.advance(7 * 60).await,
+        1,
+        "lamp-3's in-progress timer ran out at 10 minutes"
+    );
+    assert_eq!(local.status("t", "lamp-3").await, "TIMED_OUT");
+    let job = local.get("/jobs/t").await;
+    assert_eq!(job["job"]["status"], "COMPLETED", "{job}");
+    assert_eq!(job["job"]["jobProcessDetails"]["numberOfTimedOutThings"], 2);
+    assert_eq!(
+        job["job"]["jobProcessDetails"]["numberOfSucceededThings"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn only_a_manual_clock_can_be_advanced() {
+    let local = local().await;
+    let clock = local.get("/_local/clock").await;
+    assert_eq!(clock["manual"], false);
+    let reply = http(
+        local.api,
+        Method::POST,
+        "/_local/clock/advance",
+        &[("content-type", "application/json")],
+        r#"{"seconds":60}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert!(reply.body.contains("system clock"), "{}", reply.body);
+
+    let manual = local_with(&["--memory", "--manual-clock"]).await;
+    let before = manual.get("/_local/clock").await;
+    assert_eq!(before["manual"], true);
+    let reply = http(
+        manual.api,
+        Method::POST,
+        "/_local/clock/advance",
+        &[("content-type", "application/json")],
+        r#"{"seconds":0}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        reply.body.contains("seconds: must be from 1"),
+        "{}",
+        reply.body
+    );
+    manual.advance(3600).await;
+    let after = manual.get("/_local/clock").await;
+    let parse = |v: &serde_json::Value| {
+        time::OffsetDateTime::parse(
+            v["now"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    assert_eq!((parse(&after) - parse(&before)).whole_seconds(), 3600);
 }
