@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use aws_sdk_iot::types as iot;
 use aws_smithy_types::DateTime;
 use models::fields::{
-    ExponentialRate, PresignedUrlConfig, RateIncreaseCriteria, RolloutConfig, TimeoutConfig,
+    AbortAction, AbortConfig, AbortCriteria, ExponentialRate, FailureType, PresignedUrlConfig,
+    RateIncreaseCriteria, RetryConfig, RetryCriteria, RolloutConfig, TimeoutConfig,
 };
 use models::job::{
     ExecutionStatus, ExecutionSummary, JobProcessDetails, JobStatus, TargetSelection,
@@ -84,6 +85,112 @@ pub fn to_timeout_config(value: &TimeoutConfig) -> iot::TimeoutConfig {
     iot::TimeoutConfig::builder()
         .in_progress_timeout_in_minutes(value.in_progress_timeout_in_minutes)
         .build()
+}
+
+fn build_error(e: aws_sdk_iot::error::BuildError) -> DomainError {
+    DomainError::Internal(format!("building an AWS IoT request: {e}"))
+}
+
+fn failure_type(value: &iot::JobExecutionFailureType) -> Option<FailureType> {
+    Some(match value {
+        iot::JobExecutionFailureType::Failed => FailureType::Failed,
+        iot::JobExecutionFailureType::Rejected => FailureType::Rejected,
+        iot::JobExecutionFailureType::TimedOut => FailureType::TimedOut,
+        iot::JobExecutionFailureType::All => FailureType::All,
+        _ => return None,
+    })
+}
+
+fn to_failure_type(value: FailureType) -> iot::JobExecutionFailureType {
+    match value {
+        FailureType::Failed => iot::JobExecutionFailureType::Failed,
+        FailureType::Rejected => iot::JobExecutionFailureType::Rejected,
+        FailureType::TimedOut => iot::JobExecutionFailureType::TimedOut,
+        FailureType::All => iot::JobExecutionFailureType::All,
+    }
+}
+
+/// The abort criteria AWS IoT reports; criteria of kinds this API does not know are left out.
+pub fn abort_config(value: Option<&iot::AbortConfig>) -> Option<AbortConfig> {
+    let criteria_list: Vec<AbortCriteria> = value?
+        .criteria_list()
+        .iter()
+        .filter_map(|c| {
+            Some(AbortCriteria {
+                failure_type: failure_type(&c.failure_type)?,
+                action: AbortAction::Cancel,
+                threshold_percentage: c.threshold_percentage,
+                min_number_of_executed_things: i64::from(c.min_number_of_executed_things),
+            })
+        })
+        .collect();
+    (!criteria_list.is_empty()).then_some(AbortConfig { criteria_list })
+}
+
+pub fn to_abort_config(value: &AbortConfig) -> Result<iot::AbortConfig, DomainError> {
+    let criteria = value
+        .criteria_list
+        .iter()
+        .map(|c| {
+            iot::AbortCriteria::builder()
+                .failure_type(to_failure_type(c.failure_type))
+                .action(iot::AbortAction::Cancel)
+                .threshold_percentage(c.threshold_percentage)
+                .min_number_of_executed_things(
+                    i32::try_from(c.min_number_of_executed_things).unwrap_or(i32::MAX),
+                )
+                .build()
+                .map_err(build_error)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    iot::AbortConfig::builder()
+        .set_criteria_list(Some(criteria))
+        .build()
+        .map_err(build_error)
+}
+
+/// The retry criteria AWS IoT reports; criteria of kinds this API does not know are left out.
+pub fn retry_config(value: Option<&iot::JobExecutionsRetryConfig>) -> Option<RetryConfig> {
+    let criteria_list: Vec<RetryCriteria> = value?
+        .criteria_list()
+        .iter()
+        .filter_map(|c| {
+            Some(RetryCriteria {
+                failure_type: match c.failure_type {
+                    iot::RetryableFailureType::Failed => FailureType::Failed,
+                    iot::RetryableFailureType::TimedOut => FailureType::TimedOut,
+                    iot::RetryableFailureType::All => FailureType::All,
+                    _ => return None,
+                },
+                number_of_retries: i64::from(c.number_of_retries),
+            })
+        })
+        .collect();
+    (!criteria_list.is_empty()).then_some(RetryConfig { criteria_list })
+}
+
+pub fn to_retry_config(value: &RetryConfig) -> Result<iot::JobExecutionsRetryConfig, DomainError> {
+    let criteria = value
+        .criteria_list
+        .iter()
+        .map(|c| {
+            let failure_type = match c.failure_type {
+                FailureType::TimedOut => iot::RetryableFailureType::TimedOut,
+                FailureType::All => iot::RetryableFailureType::All,
+                // The model refuses REJECTED before it gets here.
+                FailureType::Failed | FailureType::Rejected => iot::RetryableFailureType::Failed,
+            };
+            iot::RetryCriteria::builder()
+                .failure_type(failure_type)
+                .number_of_retries(i32::try_from(c.number_of_retries).unwrap_or(10))
+                .build()
+                .map_err(build_error)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    iot::JobExecutionsRetryConfig::builder()
+        .set_criteria_list(Some(criteria))
+        .build()
+        .map_err(build_error)
 }
 
 pub fn rollout_config(value: Option<&iot::JobExecutionsRolloutConfig>) -> Option<RolloutConfig> {

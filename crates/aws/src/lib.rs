@@ -248,6 +248,18 @@ impl Backend for AwsIot {
                     .as_ref()
                     .map(convert::to_presigned_url_config),
             )
+            .set_abort_config(
+                job.abort_config
+                    .as_ref()
+                    .map(convert::to_abort_config)
+                    .transpose()?,
+            )
+            .set_job_executions_retry_config(
+                job.job_executions_retry_config
+                    .as_ref()
+                    .map(convert::to_retry_config)
+                    .transpose()?,
+            )
             .send()
             .await
             .map_err(|e| match map_sdk_error("CreateJob", e) {
@@ -290,6 +302,20 @@ impl Backend for AwsIot {
                     .presigned_url_config
                     .as_ref()
                     .map(convert::to_presigned_url_config),
+            )
+            .set_abort_config(
+                update
+                    .abort_config
+                    .as_ref()
+                    .map(convert::to_abort_config)
+                    .transpose()?,
+            )
+            .set_job_executions_retry_config(
+                update
+                    .job_executions_retry_config
+                    .as_ref()
+                    .map(convert::to_retry_config)
+                    .transpose()?,
             )
             .send()
             .await
@@ -354,6 +380,8 @@ impl Backend for AwsIot {
                 job.job_executions_rollout_config(),
             ),
             presigned_url_config: convert::presigned_url_config(job.presigned_url_config()),
+            abort_config: convert::abort_config(job.abort_config()),
+            job_executions_retry_config: convert::retry_config(job.job_executions_retry_config()),
         })
     }
 
@@ -643,6 +671,20 @@ impl Backend for AwsIot {
                     .as_ref()
                     .map(convert::to_presigned_url_config),
             )
+            .set_abort_config(
+                template
+                    .abort_config
+                    .as_ref()
+                    .map(convert::to_abort_config)
+                    .transpose()?,
+            )
+            .set_job_executions_retry_config(
+                template
+                    .job_executions_retry_config
+                    .as_ref()
+                    .map(convert::to_retry_config)
+                    .transpose()?,
+            )
             .send()
             .await
             .map_err(|e| {
@@ -687,6 +729,8 @@ impl Backend for AwsIot {
                 t.job_executions_rollout_config(),
             ),
             presigned_url_config: convert::presigned_url_config(t.presigned_url_config()),
+            abort_config: convert::abort_config(t.abort_config()),
+            job_executions_retry_config: convert::retry_config(t.job_executions_retry_config()),
         })
     }
 

@@ -99,7 +99,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     presigned_url_config  TEXT,
     created_at            INTEGER NOT NULL,
     last_updated_at       INTEGER NOT NULL,
-    completed_at          INTEGER
+    completed_at          INTEGER,
+    abort_config          TEXT,
+    retry_config          TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
 CREATE TABLE IF NOT EXISTS job_targets (
@@ -126,6 +128,7 @@ CREATE TABLE IF NOT EXISTS job_executions (
     last_updated_at   INTEGER NOT NULL,
     in_progress_deadline  INTEGER,
     step_deadline         INTEGER,
+    retry_attempt         INTEGER NOT NULL DEFAULT 0,
     UNIQUE (job_id, thing_name, execution_number)
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
@@ -141,19 +144,27 @@ CREATE TABLE IF NOT EXISTS job_templates (
     timeout_config        TEXT,
     rollout_config        TEXT,
     presigned_url_config  TEXT,
-    created_at            INTEGER NOT NULL
+    created_at            INTEGER NOT NULL,
+    abort_config          TEXT,
+    retry_config          TEXT
 );
 "#;
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
-const MIGRATIONS: [&str; 1] = [
+const MIGRATIONS: [&str; 2] = [
     // 2: the timers of IN_PROGRESS executions.
     "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
      ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
+    // 3: abort and retry configurations, and which retry an execution is.
+    "ALTER TABLE jobs ADD COLUMN abort_config TEXT;
+     ALTER TABLE jobs ADD COLUMN retry_config TEXT;
+     ALTER TABLE job_templates ADD COLUMN abort_config TEXT;
+     ALTER TABLE job_templates ADD COLUMN retry_config TEXT;
+     ALTER TABLE job_executions ADD COLUMN retry_attempt INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Why the store could not be opened.
@@ -362,6 +373,11 @@ mod tests {
         conn.execute_batch(
             "ALTER TABLE job_executions DROP COLUMN in_progress_deadline;
              ALTER TABLE job_executions DROP COLUMN step_deadline;
+             ALTER TABLE job_executions DROP COLUMN retry_attempt;
+             ALTER TABLE jobs DROP COLUMN abort_config;
+             ALTER TABLE jobs DROP COLUMN retry_config;
+             ALTER TABLE job_templates DROP COLUMN abort_config;
+             ALTER TABLE job_templates DROP COLUMN retry_config;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -372,7 +388,11 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        conn.prepare("SELECT in_progress_deadline, step_deadline FROM job_executions")
+        conn.prepare(
+            "SELECT in_progress_deadline, step_deadline, retry_attempt FROM job_executions",
+        )
+        .unwrap();
+        conn.prepare("SELECT abort_config, retry_config FROM jobs")
             .unwrap();
         drop(conn);
         std::fs::remove_dir_all(dir).unwrap();

@@ -362,5 +362,15 @@ fn apply(conn: &Connection, current: Execution, update: &DeviceUpdate, now: Mill
         step_deadline,
         current.execution_number
     ])?;
+    if update.status.is_terminal() {
+        jobs::after_end(
+            conn,
+            job_id,
+            thing,
+            current.execution_number,
+            &update.status,
+            now,
+        )?;
+    }
     jobs::complete_if_done(conn, job_id, now)
 }

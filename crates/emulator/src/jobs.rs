@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use models::fields::{StatusDetails, TimeoutConfig};
+use models::fields::{AbortConfig, ReasonCode, RetryConfig, StatusDetails, Text, TimeoutConfig};
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummary,
@@ -275,10 +275,18 @@ pub(crate) fn create(
             .as_ref()
             .and_then(|t| t.presigned_url_config.clone())
     });
+    let abort = job
+        .abort_config
+        .or_else(|| template.as_ref().and_then(|t| t.abort_config.clone()));
+    let retry = job.job_executions_retry_config.or_else(|| {
+        template
+            .as_ref()
+            .and_then(|t| t.job_executions_retry_config.clone())
+    });
     conn.prepare_cached(
         "INSERT INTO jobs (job_id, target_selection, status, description, document, job_template_arn, \
-         timeout_config, rollout_config, presigned_url_config, created_at, last_updated_at) \
-         VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+         timeout_config, rollout_config, presigned_url_config, created_at, last_updated_at, abort_config, retry_config) \
+         VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
     )?
     .execute(params![
         job.job_id.as_str(),
@@ -290,6 +298,8 @@ pub(crate) fn create(
         to_json(&rollout),
         to_json(&presigned),
         now,
+        to_json(&abort),
+        to_json(&retry),
     ])?;
     insert_targets(conn, &job.job_id, 0, &targets)?;
     // A new job has no executions yet, so each thing's first is number 1.
@@ -314,7 +324,8 @@ pub(crate) fn update(conn: &Connection, job_id: &JobId, update: UpdateJob, now: 
     conn.prepare_cached(
         "UPDATE jobs SET description = COALESCE(?2, description), timeout_config = COALESCE(?3, timeout_config), \
          rollout_config = COALESCE(?4, rollout_config), presigned_url_config = COALESCE(?5, presigned_url_config), \
-         last_updated_at = ?6 WHERE job_id = ?1",
+         last_updated_at = ?6, abort_config = COALESCE(?7, abort_config), retry_config = COALESCE(?8, retry_config) \
+         WHERE job_id = ?1",
     )?
     .execute(params![
         job_id.as_str(),
@@ -323,6 +334,8 @@ pub(crate) fn update(conn: &Connection, job_id: &JobId, update: UpdateJob, now: 
         to_json(&update.job_executions_rollout_config),
         to_json(&update.presigned_url_config),
         now,
+        to_json(&update.abort_config),
+        to_json(&update.job_executions_retry_config),
     ])?;
     Ok(())
 }
@@ -415,8 +428,8 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
     let mut job = conn
         .prepare_cached(
             "SELECT target_selection, status, description, force_canceled, comment, reason_code, job_template_arn, \
-             created_at, last_updated_at, completed_at, timeout_config, rollout_config, presigned_url_config \
-             FROM jobs WHERE job_id = ?1",
+             created_at, last_updated_at, completed_at, timeout_config, rollout_config, presigned_url_config, \
+             abort_config, retry_config FROM jobs WHERE job_id = ?1",
         )?
         .query_row([job_id.as_str()], |r| {
             Ok((
@@ -429,6 +442,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
                 r.get::<_, Option<String>>(6)?,
                 (r.get::<_, i64>(7)?, r.get::<_, i64>(8)?, r.get::<_, Option<i64>>(9)?),
                 (r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?),
+                (r.get::<_, Option<String>>(13)?, r.get::<_, Option<String>>(14)?),
             ))
         })
         .optional()?
@@ -456,6 +470,8 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
         timeout_config: from_json(job.8 .0.take())?,
         job_executions_rollout_config: from_json(job.8 .1.take())?,
         presigned_url_config: from_json(job.8 .2.take())?,
+        abort_config: from_json(job.9 .0.take())?,
+        job_executions_retry_config: from_json(job.9 .1.take())?,
     })
 }
 
@@ -941,7 +957,8 @@ pub(crate) fn create_template(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO job_templates (template_id, description, document, timeout_config, rollout_config, \
-             presigned_url_config, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (template_id) DO NOTHING",
+             presigned_url_config, created_at, abort_config, retry_config) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (template_id) DO NOTHING",
         )?
         .execute(params![
             t.job_template_id.as_str(),
@@ -951,6 +968,8 @@ pub(crate) fn create_template(
             to_json(&t.job_executions_rollout_config),
             to_json(&t.presigned_url_config),
             now,
+            to_json(&t.abort_config),
+            to_json(&t.job_executions_retry_config),
         ])?;
     if inserted == 0 {
         return Err(DomainError::AlreadyExists(format!(
@@ -972,8 +991,8 @@ pub(crate) fn describe_template(
 ) -> Res<JobTemplate> {
     let row = conn
         .prepare_cached(
-            "SELECT description, document, created_at, timeout_config, rollout_config, presigned_url_config \
-             FROM job_templates WHERE template_id = ?1",
+            "SELECT description, document, created_at, timeout_config, rollout_config, presigned_url_config, \
+             abort_config, retry_config FROM job_templates WHERE template_id = ?1",
         )?
         .query_row([id.as_str()], |r| {
             Ok((
@@ -983,6 +1002,8 @@ pub(crate) fn describe_template(
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })
         .optional()?
@@ -996,6 +1017,8 @@ pub(crate) fn describe_template(
         timeout_config: from_json(row.3)?,
         job_executions_rollout_config: from_json(row.4)?,
         presigned_url_config: from_json(row.5)?,
+        abort_config: from_json(row.6)?,
+        job_executions_retry_config: from_json(row.7)?,
     })
 }
 
@@ -1037,4 +1060,91 @@ pub(crate) fn list_templates(
         ));
     }
     Ok(paging::finish("templates", &page, items))
+}
+
+/// What follows an execution ending (SUCCEEDED, FAILED, REJECTED, TIMED_OUT) at `at`: a retry
+/// when it failed and the job's retry configuration allows one, then the job's abort criteria.
+pub(crate) fn after_end(
+    conn: &Connection,
+    job_id: &str,
+    thing: &str,
+    execution_number: i64,
+    status: &ExecutionStatus,
+    at: Millis,
+) -> Res<()> {
+    let (job_status, retry, abort): (String, Option<String>, Option<String>) = conn
+        .prepare_cached("SELECT status, retry_config, abort_config FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if job_status != JobStatus::InProgress.as_str() {
+        return Ok(());
+    }
+    let retryable = matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut);
+    if let Some(retry) = from_json::<RetryConfig>(retry).map(|r| r.filter(|_| retryable))? {
+        let attempt: i64 = conn
+            .prepare_cached(
+                "SELECT retry_attempt FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3",
+            )?
+            .query_row(params![job_id, thing, execution_number], |r| r.get(0))?;
+        if attempt < retry.retries_for(status.as_str()) {
+            conn.prepare_cached(
+                "UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
+            )?
+            .execute([job_id, thing])?;
+            conn.prepare_cached(
+                "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
+                 version_number, queued_at, last_updated_at, retry_attempt) \
+                 SELECT ?1, ?2, MAX(execution_number) + 1, 1, 'QUEUED', '{}', 1, ?3, ?3, ?4 \
+                 FROM job_executions WHERE job_id = ?1 AND thing_name = ?2",
+            )?
+            .execute(params![job_id, thing, at, attempt + 1])?;
+        }
+    }
+    if let Some(abort) = from_json::<AbortConfig>(abort)? {
+        abort_if_due(conn, job_id, &abort, at)?;
+    }
+    Ok(())
+}
+
+/// Cancels the job when the failures among its finished executions cross a criterion's
+/// threshold. **[inferred]** The executed things are those whose latest execution is SUCCEEDED,
+/// FAILED, REJECTED or TIMED_OUT (one being retried is not finished); the cancel is CancelJob's
+/// without force: QUEUED executions are CANCELED, IN_PROGRESS ones may finish.
+fn abort_if_due(conn: &Connection, job_id: &str, abort: &AbortConfig, at: Millis) -> Res<()> {
+    let finished: Vec<(String, i64)> = conn
+        .prepare_cached(
+            "SELECT status, COUNT(*) FROM job_executions WHERE job_id = ?1 AND latest = 1 \
+             AND status IN ('SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT') GROUP BY status",
+        )?
+        .query_map([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let executed: i64 = finished.iter().map(|(_, n)| n).sum();
+    for criterion in &abort.criteria_list {
+        let failures: i64 = finished
+            .iter()
+            .filter(|(status, _)| criterion.failure_type.counts(status))
+            .map(|(_, n)| n)
+            .sum();
+        let percentage = failures as f64 * 100.0 / executed.max(1) as f64;
+        if executed >= criterion.min_number_of_executed_things
+            && percentage >= criterion.threshold_percentage
+        {
+            let comment = format!(
+                "aborted: {failures} of {executed} executed things ended {} ({percentage:.1}%), at or above the abort threshold of {}%",
+                criterion.failure_type.as_str(),
+                criterion.threshold_percentage
+            );
+            let job_id = stored_id(JobId::try_from(job_id.to_owned()))?;
+            return cancel(
+                conn,
+                CancelJob {
+                    job_id,
+                    comment: Text::try_from(comment).ok(),
+                    reason_code: ReasonCode::try_from("ABORT_CRITERIA_MET".to_owned()).ok(),
+                    force: false,
+                },
+                at,
+            );
+        }
+    }
+    Ok(())
 }

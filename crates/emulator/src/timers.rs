@@ -1,5 +1,6 @@
 //! What time does by itself: executions that stay IN_PROGRESS past their in-progress timer
-//! (`timeoutConfig`) or their step timer (`stepTimeoutInMinutes`) become TIMED_OUT.
+//! (`timeoutConfig`) or their step timer (`stepTimeoutInMinutes`) become TIMED_OUT, and are
+//! retried or abort their job as any failure would.
 //!
 //! Everything due is read from the store, and each change is written with its effects in the
 //! caller's transaction, so a restart loses nothing and repeats nothing: what was applied is no
@@ -62,5 +63,13 @@ fn time_out(conn: &Connection, due: &DueTimeout) -> Res<()> {
         ExecutionStatus::TimedOut.as_str(),
         due.at
     ])?;
+    jobs::after_end(
+        conn,
+        &due.job_id,
+        &due.thing_name,
+        due.execution_number,
+        &ExecutionStatus::TimedOut,
+        due.at,
+    )?;
     jobs::complete_if_done(conn, &due.job_id, due.at)
 }

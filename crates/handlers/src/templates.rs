@@ -29,6 +29,8 @@ pub async fn create_job_template(
             timeout_config: body.timeout_config,
             job_executions_rollout_config: body.job_executions_rollout_config,
             presigned_url_config: body.presigned_url_config,
+            abort_config: body.abort_config,
+            job_executions_retry_config: body.job_executions_retry_config,
         })
         .await?;
     Ok(ok(json!({

@@ -333,9 +333,189 @@ impl TryFrom<RawPresignedUrlConfig> for PresignedUrlConfig {
     }
 }
 
+/// The failures an abort or retry criterion counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureType {
+    Failed,
+    Rejected,
+    TimedOut,
+    All,
+}
+
+impl FailureType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureType::Failed => "FAILED",
+            FailureType::Rejected => "REJECTED",
+            FailureType::TimedOut => "TIMED_OUT",
+            FailureType::All => "ALL",
+        }
+    }
+
+    /// Whether an execution that ended in `status` (FAILED, REJECTED, TIMED_OUT) counts.
+    pub fn counts(self, status: &str) -> bool {
+        match self {
+            FailureType::All => matches!(status, "FAILED" | "REJECTED" | "TIMED_OUT"),
+            other => other.as_str() == status,
+        }
+    }
+}
+
+/// When to cancel a job because too many of its executions fail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawAbortConfig"
+)]
+pub struct AbortConfig {
+    pub criteria_list: Vec<AbortCriteria>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AbortCriteria {
+    pub failure_type: FailureType,
+    pub action: AbortAction,
+    pub threshold_percentage: f64,
+    pub min_number_of_executed_things: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AbortAction {
+    Cancel,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawAbortConfig {
+    criteria_list: Vec<AbortCriteria>,
+}
+
+impl TryFrom<RawAbortConfig> for AbortConfig {
+    type Error = String;
+    fn try_from(raw: RawAbortConfig) -> Result<Self, String> {
+        if raw.criteria_list.is_empty() {
+            return Err("criteriaList must hold at least one criterion".into());
+        }
+        for c in &raw.criteria_list {
+            if c.threshold_percentage.is_nan() || !(0.0..=100.0).contains(&c.threshold_percentage) {
+                return Err(format!(
+                    "criteriaList.thresholdPercentage must be from 0 to 100, got {}",
+                    c.threshold_percentage
+                ));
+            }
+            in_range(
+                "criteriaList.minNumberOfExecutedThings",
+                c.min_number_of_executed_things,
+                1,
+                i64::from(i32::MAX),
+            )?;
+        }
+        Ok(AbortConfig {
+            criteria_list: raw.criteria_list,
+        })
+    }
+}
+
+/// How often a device may try an execution again after it FAILED or TIMED_OUT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawRetryConfig"
+)]
+pub struct RetryConfig {
+    pub criteria_list: Vec<RetryCriteria>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryCriteria {
+    pub failure_type: FailureType,
+    pub number_of_retries: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawRetryConfig {
+    criteria_list: Vec<RetryCriteria>,
+}
+
+impl TryFrom<RawRetryConfig> for RetryConfig {
+    type Error = String;
+    fn try_from(raw: RawRetryConfig) -> Result<Self, String> {
+        if !(1..=2).contains(&raw.criteria_list.len()) {
+            return Err(format!(
+                "criteriaList must hold 1 or 2 criteria, got {}",
+                raw.criteria_list.len()
+            ));
+        }
+        for c in &raw.criteria_list {
+            if c.failure_type == FailureType::Rejected {
+                return Err(
+                    "criteriaList.failureType must be FAILED, TIMED_OUT or ALL: a REJECTED execution is not retried"
+                        .into(),
+                );
+            }
+            in_range("criteriaList.numberOfRetries", c.number_of_retries, 0, 10)?;
+        }
+        Ok(RetryConfig {
+            criteria_list: raw.criteria_list,
+        })
+    }
+}
+
+impl RetryConfig {
+    /// How many retries an execution that ended in `status` may have: the most that any
+    /// criterion counting that status allows **[inferred]**. REJECTED is never retried.
+    pub fn retries_for(&self, status: &str) -> i64 {
+        if status == "REJECTED" {
+            return 0;
+        }
+        self.criteria_list
+            .iter()
+            .filter(|c| c.failure_type.counts(status))
+            .map(|c| c.number_of_retries)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abort_and_retry_configs_check_their_rules() {
+        let abort = |v: serde_json::Value| {
+            serde_json::from_value::<AbortConfig>(v).map_err(|e| e.to_string())
+        };
+        assert!(abort(serde_json::json!({"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50.0, "minNumberOfExecutedThings": 4}]})).is_ok());
+        assert!(abort(serde_json::json!({"criteriaList": []}))
+            .unwrap_err()
+            .contains("at least one"));
+        assert!(abort(serde_json::json!({"criteriaList": [{"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 101.0, "minNumberOfExecutedThings": 4}]})).unwrap_err().contains("thresholdPercentage"));
+        let retry = |v: serde_json::Value| {
+            serde_json::from_value::<RetryConfig>(v).map_err(|e| e.to_string())
+        };
+        let ok = retry(serde_json::json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}, {"failureType": "ALL", "numberOfRetries": 1}]})).unwrap();
+        assert_eq!(ok.retries_for("FAILED"), 2);
+        assert_eq!(ok.retries_for("TIMED_OUT"), 1);
+        assert_eq!(ok.retries_for("REJECTED"), 0, "a rejection is final");
+        assert!(retry(
+            serde_json::json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 11}]})
+        )
+        .unwrap_err()
+        .contains("numberOfRetries"));
+        assert!(retry(
+            serde_json::json!({"criteriaList": [{"failureType": "REJECTED", "numberOfRetries": 1}]})
+        )
+        .unwrap_err()
+        .contains("REJECTED"));
+    }
 
     #[test]
     fn documents_must_be_json_within_32_kb() {

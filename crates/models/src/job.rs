@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::fields::{
-    JobDocument, PresignedUrlConfig, ReasonCode, RolloutConfig, StatusDetails, Text, TimeoutConfig,
+    AbortConfig, JobDocument, PresignedUrlConfig, ReasonCode, RetryConfig, RolloutConfig,
+    StatusDetails, Text, TimeoutConfig,
 };
 use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
 
@@ -84,6 +85,10 @@ pub struct Job {
     pub job_executions_rollout_config: Option<RolloutConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_config: Option<AbortConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 /// A job as `GET /jobs` lists it.
@@ -186,6 +191,10 @@ pub struct JobTemplate {
     pub job_executions_rollout_config: Option<RolloutConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_config: Option<AbortConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -219,6 +228,8 @@ pub struct CreateJob {
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    pub abort_config: Option<AbortConfig>,
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 /// A job to create, with its id chosen and its targets checked.
@@ -234,6 +245,8 @@ pub struct NewJob {
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    pub abort_config: Option<AbortConfig>,
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 /// Body of `PUT /jobs/{jobId}`. Fields left out keep their value.
@@ -244,6 +257,8 @@ pub struct UpdateJob {
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    pub abort_config: Option<AbortConfig>,
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 impl UpdateJob {
@@ -252,6 +267,8 @@ impl UpdateJob {
             && self.timeout_config.is_none()
             && self.job_executions_rollout_config.is_none()
             && self.presigned_url_config.is_none()
+            && self.abort_config.is_none()
+            && self.job_executions_retry_config.is_none()
     }
 }
 
@@ -318,6 +335,8 @@ pub struct CreateJobTemplate {
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    pub abort_config: Option<AbortConfig>,
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -328,6 +347,8 @@ pub struct NewJobTemplate {
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,
+    pub abort_config: Option<AbortConfig>,
+    pub job_executions_retry_config: Option<RetryConfig>,
 }
 
 /// What creating a job returns.

@@ -526,3 +526,130 @@ async fn only_a_manual_clock_can_be_advanced() {
     };
     assert_eq!((parse(&after) - parse(&before)).whole_seconds(), 3600);
 }
+
+#[tokio::test]
+async fn failed_and_timed_out_executions_are_retried_as_configured() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local
+        .fleet(
+            &["lamp-1", "lamp-2"],
+            &[(
+                "r",
+                serde_json::json!({
+                    "timeoutConfig": {"inProgressTimeoutInMinutes": 5},
+                    "jobExecutionsRetryConfig": {"criteriaList": [
+                        {"failureType": "FAILED", "numberOfRetries": 1},
+                        {"failureType": "TIMED_OUT", "numberOfRetries": 1}
+                    ]}
+                }),
+            )],
+        )
+        .await;
+    let device = &local.device;
+    let run = |thing: &'static str, status: JobExecutionStatus| async move {
+        device
+            .start_next_pending_job_execution()
+            .thing_name(thing)
+            .send()
+            .await
+            .unwrap();
+        device
+            .update_job_execution()
+            .thing_name(thing)
+            .job_id("r")
+            .status(status)
+            .send()
+            .await
+            .unwrap();
+    };
+
+    run("lamp-1", JobExecutionStatus::Failed).await;
+    let retried = local.get("/jobs/r/things/lamp-1").await;
+    assert_eq!(retried["execution"]["status"], "QUEUED", "{retried}");
+    assert_eq!(retried["execution"]["executionNumber"], 2);
+    let first = local.get("/jobs/r/things/lamp-1?executionNumber=1").await;
+    assert_eq!(first["execution"]["status"], "FAILED");
+    run("lamp-1", JobExecutionStatus::Failed).await;
+    let last = local.get("/jobs/r/things/lamp-1").await;
+    assert_eq!(last["execution"]["status"], "FAILED", "one retry only");
+    assert_eq!(last["execution"]["executionNumber"], 2);
+
+    device
+        .start_next_pending_job_execution()
+        .thing_name("lamp-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.advance(6 * 60).await, 1);
+    let again = local.get("/jobs/r/things/lamp-2").await;
+    assert_eq!(
+        again["execution"]["status"], "QUEUED",
+        "a timeout is retried too"
+    );
+    assert_eq!(again["execution"]["executionNumber"], 2);
+    let job = local.get("/jobs/r").await;
+    assert_eq!(job["job"]["status"], "IN_PROGRESS");
+    run("lamp-2", JobExecutionStatus::Succeeded).await;
+    let job = local.get("/jobs/r").await;
+    assert_eq!(job["job"]["status"], "COMPLETED", "{job}");
+    assert_eq!(job["job"]["jobProcessDetails"]["numberOfFailedThings"], 1);
+    assert_eq!(
+        job["job"]["jobProcessDetails"]["numberOfSucceededThings"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn crossing_the_abort_threshold_cancels_the_job_and_its_queued_executions() {
+    let local = local().await;
+    let things = ["t-1", "t-2", "t-3", "t-4", "t-5", "t-6", "t-7", "t-8"];
+    local
+        .fleet(
+            &things,
+            &[(
+                "a",
+                serde_json::json!({"abortConfig": {"criteriaList": [{
+                    "failureType": "FAILED", "action": "CANCEL",
+                    "thresholdPercentage": 50, "minNumberOfExecutedThings": 4
+                }]}}),
+            )],
+        )
+        .await;
+    let device = &local.device;
+    let report = |thing: &'static str, status: JobExecutionStatus| {
+        device
+            .update_job_execution()
+            .thing_name(thing)
+            .job_id("a")
+            .status(status)
+            .send()
+    };
+    report("t-8", JobExecutionStatus::InProgress).await.unwrap();
+    report("t-1", JobExecutionStatus::Succeeded).await.unwrap();
+    report("t-2", JobExecutionStatus::Failed).await.unwrap();
+    report("t-3", JobExecutionStatus::Failed).await.unwrap();
+    let job = local.get("/jobs/a").await;
+    assert_eq!(
+        job["job"]["status"], "IN_PROGRESS",
+        "3 executed: below the minimum of 4"
+    );
+    report("t-4", JobExecutionStatus::Succeeded).await.unwrap();
+
+    let job = local.get("/jobs/a").await;
+    assert_eq!(job["job"]["status"], "CANCELED", "{job}");
+    assert_eq!(job["job"]["reasonCode"], "ABORT_CRITERIA_MET");
+    assert!(
+        job["job"]["comment"].as_str().unwrap().contains("2 of 4"),
+        "{job}"
+    );
+    for thing in ["t-5", "t-6", "t-7"] {
+        assert_eq!(local.status("a", thing).await, "CANCELED", "{thing}");
+    }
+    assert_eq!(
+        local.status("a", "t-8").await,
+        "IN_PROGRESS",
+        "a running execution may finish"
+    );
+    report("t-8", JobExecutionStatus::Succeeded).await.unwrap();
+    assert_eq!(local.status("a", "t-8").await, "SUCCEEDED");
+}

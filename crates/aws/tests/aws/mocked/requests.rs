@@ -67,6 +67,88 @@ async fn create_job_from_a_template_names_the_template_arn() {
     assert_eq!(rule.num_calls(), 1);
 }
 
+// moto ignores abort and retry configurations.
+#[tokio::test]
+async fn abort_and_retry_configurations_go_to_aws_and_come_back() {
+    let create = mock!(aws_sdk_iot::Client::create_job)
+        .match_requests(|r| {
+            let abort = r
+                .abort_config()
+                .map(|a| a.criteria_list())
+                .unwrap_or_default();
+            let retry = r
+                .job_executions_retry_config()
+                .map(|c| c.criteria_list())
+                .unwrap_or_default();
+            abort.len() == 1
+                && abort[0].failure_type() == &iot::JobExecutionFailureType::Rejected
+                && abort[0].action() == &iot::AbortAction::Cancel
+                && abort[0].threshold_percentage() == 25.5
+                && abort[0].min_number_of_executed_things() == 10
+                && retry.len() == 1
+                && retry[0].failure_type() == &iot::RetryableFailureType::TimedOut
+                && retry[0].number_of_retries() == 3
+        })
+        .then_output(|| CreateJobOutput::builder().job_id("j3").build());
+    let body = json!({"jobId": "j3", "targets": ["lamp-1"], "document": "{}",
+        "abortConfig": {"criteriaList": [{"failureType": "REJECTED", "action": "CANCEL",
+                                          "thresholdPercentage": 25.5, "minNumberOfExecutedThings": 10}]},
+        "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 3}]}});
+    let (status, reply, _) = call(backend(&[&create], &[]), "POST", "/jobs", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(create.num_calls(), 1);
+
+    let describe = mock!(aws_sdk_iot::Client::describe_job).then_output(|| {
+        let now = aws_smithy_types::DateTime::from_secs(1_795_674_600);
+        let abort = iot::AbortConfig::builder()
+            .criteria_list(
+                iot::AbortCriteria::builder()
+                    .failure_type(iot::JobExecutionFailureType::All)
+                    .action(iot::AbortAction::Cancel)
+                    .threshold_percentage(50.0)
+                    .min_number_of_executed_things(4)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let retry = iot::JobExecutionsRetryConfig::builder()
+            .criteria_list(
+                iot::RetryCriteria::builder()
+                    .failure_type(iot::RetryableFailureType::Failed)
+                    .number_of_retries(2)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        DescribeJobOutput::builder()
+            .job(
+                iot::Job::builder()
+                    .job_id("j3")
+                    .status(iot::JobStatus::InProgress)
+                    .target_selection(iot::TargetSelection::Snapshot)
+                    .created_at(now)
+                    .last_updated_at(now)
+                    .abort_config(abort)
+                    .job_executions_retry_config(retry)
+                    .build(),
+            )
+            .build()
+    });
+    let (status, reply, _) = call(backend(&[&describe], &[]), "GET", "/jobs/j3", None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(
+        reply["job"]["abortConfig"],
+        json!({"criteriaList": [{"failureType": "ALL", "action": "CANCEL",
+                                 "thresholdPercentage": 50.0, "minNumberOfExecutedThings": 4}]})
+    );
+    assert_eq!(
+        reply["job"]["jobExecutionsRetryConfig"],
+        json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]})
+    );
+}
+
 // moto does not implement UpdateJob.
 #[tokio::test]
 async fn update_job_sends_only_the_fields_given() {
