@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use aws_sdk_iot::types as iot;
 use aws_smithy_types::DateTime;
 use models::fields::{
-    AbortAction, AbortConfig, AbortCriteria, ExponentialRate, FailureType, PresignedUrlConfig,
-    RateIncreaseCriteria, RetryConfig, RetryCriteria, RolloutConfig, TimeoutConfig,
+    AbortAction, AbortConfig, AbortCriteria, ExponentialRate, FailureType, JobEndBehavior,
+    PresignedUrlConfig, RateIncreaseCriteria, RetryConfig, RetryCriteria, RolloutConfig,
+    SchedulingConfig, TimeoutConfig,
 };
 use models::job::{
     ExecutionStatus, ExecutionSummary, JobProcessDetails, JobStatus, TargetSelection,
@@ -85,6 +86,47 @@ pub fn to_timeout_config(value: &TimeoutConfig) -> iot::TimeoutConfig {
     iot::TimeoutConfig::builder()
         .in_progress_timeout_in_minutes(value.in_progress_timeout_in_minutes)
         .build()
+}
+
+/// AWS IoT's scheduling times: UTC, to the minute, as `YYYY-MM-DDTHH:MM`.
+const SCHEDULE_TIME: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+
+pub fn to_scheduling_config(value: &SchedulingConfig) -> iot::SchedulingConfig {
+    let format = |at: OffsetDateTime| {
+        at.to_offset(time::UtcOffset::UTC)
+            .format(SCHEDULE_TIME)
+            .unwrap_or_default()
+    };
+    iot::SchedulingConfig::builder()
+        .start_time(format(value.start_time))
+        .set_end_time(value.end_time.map(format))
+        .set_end_behavior(value.end_behavior.map(|b| match b {
+            JobEndBehavior::StopRollout => iot::JobEndBehavior::StopRollout,
+            JobEndBehavior::Cancel => iot::JobEndBehavior::Cancel,
+            JobEndBehavior::ForceCancel => iot::JobEndBehavior::ForceCancel,
+        }))
+        .build()
+}
+
+/// The schedule AWS IoT reports; None when its start time is missing or unreadable.
+pub fn scheduling_config(value: Option<&iot::SchedulingConfig>) -> Option<SchedulingConfig> {
+    let value = value?;
+    let parse = |text: &str| {
+        time::PrimitiveDateTime::parse(text, SCHEDULE_TIME)
+            .ok()
+            .map(|t| t.assume_utc())
+    };
+    Some(SchedulingConfig {
+        start_time: parse(value.start_time()?)?,
+        end_time: value.end_time().and_then(parse),
+        end_behavior: value.end_behavior().and_then(|b| match b {
+            iot::JobEndBehavior::StopRollout => Some(JobEndBehavior::StopRollout),
+            iot::JobEndBehavior::Cancel => Some(JobEndBehavior::Cancel),
+            iot::JobEndBehavior::ForceCancel => Some(JobEndBehavior::ForceCancel),
+            _ => None,
+        }),
+    })
 }
 
 fn build_error(e: aws_sdk_iot::error::BuildError) -> DomainError {

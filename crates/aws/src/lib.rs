@@ -260,6 +260,11 @@ impl Backend for AwsIot {
                     .map(convert::to_retry_config)
                     .transpose()?,
             )
+            .set_scheduling_config(
+                job.scheduling_config
+                    .as_ref()
+                    .map(convert::to_scheduling_config),
+            )
             .send()
             .await
             .map_err(|e| match map_sdk_error("CreateJob", e) {
@@ -381,6 +386,7 @@ impl Backend for AwsIot {
             ),
             presigned_url_config: convert::presigned_url_config(job.presigned_url_config()),
             abort_config: convert::abort_config(job.abort_config()),
+            scheduling_config: convert::scheduling_config(job.scheduling_config()),
             job_executions_retry_config: convert::retry_config(job.job_executions_retry_config()),
         })
     }

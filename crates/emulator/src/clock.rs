@@ -61,7 +61,7 @@ impl Clock {
     }
 }
 
-fn millis(at: OffsetDateTime) -> Millis {
+pub(crate) fn millis(at: OffsetDateTime) -> Millis {
     (at.unix_timestamp_nanos() / 1_000_000) as Millis
 }
 

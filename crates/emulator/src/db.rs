@@ -101,7 +101,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_updated_at       INTEGER NOT NULL,
     completed_at          INTEGER,
     abort_config          TEXT,
-    retry_config          TEXT
+    retry_config          TEXT,
+    scheduling_config     TEXT,
+    start_due             INTEGER,
+    end_due               INTEGER,
+    rollout_next_at       INTEGER,
+    rollout_rate          INTEGER,
+    rollout_mark          INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, seq);
 CREATE TABLE IF NOT EXISTS job_targets (
@@ -132,6 +138,12 @@ CREATE TABLE IF NOT EXISTS job_executions (
     UNIQUE (job_id, thing_name, execution_number)
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
+CREATE TABLE IF NOT EXISTS rollout_pending (
+    seq         INTEGER PRIMARY KEY,
+    job_id      TEXT NOT NULL,
+    thing_name  TEXT NOT NULL,
+    UNIQUE (job_id, thing_name)
+);
 CREATE TABLE IF NOT EXISTS manual_clock (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     now  INTEGER NOT NULL
@@ -152,10 +164,10 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 2: the timers of IN_PROGRESS executions.
     "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
      ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
@@ -165,6 +177,13 @@ const MIGRATIONS: [&str; 2] = [
      ALTER TABLE job_templates ADD COLUMN abort_config TEXT;
      ALTER TABLE job_templates ADD COLUMN retry_config TEXT;
      ALTER TABLE job_executions ADD COLUMN retry_attempt INTEGER NOT NULL DEFAULT 0;",
+    // 4: scheduling, and the rollout's progress.
+    "ALTER TABLE jobs ADD COLUMN scheduling_config TEXT;
+     ALTER TABLE jobs ADD COLUMN start_due INTEGER;
+     ALTER TABLE jobs ADD COLUMN end_due INTEGER;
+     ALTER TABLE jobs ADD COLUMN rollout_next_at INTEGER;
+     ALTER TABLE jobs ADD COLUMN rollout_rate INTEGER;
+     ALTER TABLE jobs ADD COLUMN rollout_mark INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Why the store could not be opened.
@@ -378,6 +397,12 @@ mod tests {
              ALTER TABLE jobs DROP COLUMN retry_config;
              ALTER TABLE job_templates DROP COLUMN abort_config;
              ALTER TABLE job_templates DROP COLUMN retry_config;
+             ALTER TABLE jobs DROP COLUMN scheduling_config;
+             ALTER TABLE jobs DROP COLUMN start_due;
+             ALTER TABLE jobs DROP COLUMN end_due;
+             ALTER TABLE jobs DROP COLUMN rollout_next_at;
+             ALTER TABLE jobs DROP COLUMN rollout_rate;
+             ALTER TABLE jobs DROP COLUMN rollout_mark;
              PRAGMA user_version = 1;",
         )
         .unwrap();

@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use models::fields::{AbortConfig, ReasonCode, RetryConfig, StatusDetails, Text, TimeoutConfig};
+use models::fields::{
+    AbortConfig, JobEndBehavior, ReasonCode, RetryConfig, RolloutConfig, SchedulingConfig,
+    StatusDetails, Text, TimeoutConfig,
+};
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummary,
@@ -18,7 +21,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::clock::{timestamp, Millis};
+use crate::clock::{self, timestamp, Millis};
+
+const MINUTE: Millis = 60_000;
 use crate::db::{Fail, Res};
 use crate::paging;
 use crate::registry;
@@ -160,12 +165,47 @@ fn things_reached(conn: &Connection, targets: &[ResolvedTarget]) -> Res<Vec<Thin
 /// Queues an execution of `job_id` on `thing` unless the thing already has one that was not
 /// REMOVED. **[inferred]** One execution per (job, thing), however many targets reach it; a
 /// thing that was REMOVED and comes back gets a new execution with the next executionNumber.
+/// A scheduled job, or one with a rollout rate, takes the thing into its next rollout window.
 pub(crate) fn queue_execution(
     conn: &Connection,
     job_id: &str,
     thing: &str,
     now: Millis,
 ) -> Res<bool> {
+    let (status, limited): (String, bool) = conn
+        .prepare_cached("SELECT status, rollout_config IS NOT NULL FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if status == JobStatus::Scheduled.as_str() || limited {
+        if has_live_execution(conn, job_id, thing)? {
+            return Ok(false);
+        }
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO rollout_pending (job_id, thing_name) VALUES (?1, ?2)",
+        )?
+        .execute([job_id, thing])?;
+        if status != JobStatus::Scheduled.as_str() {
+            conn.prepare_cached(
+                "UPDATE jobs SET rollout_next_at = COALESCE(rollout_next_at, ?2) WHERE job_id = ?1",
+            )?
+            .execute(params![job_id, now])?;
+        }
+        return Ok(true);
+    }
+    insert_queued(conn, job_id, thing, now)
+}
+
+fn has_live_execution(conn: &Connection, job_id: &str, thing: &str) -> Res<bool> {
+    let status: Option<String> = conn
+        .prepare_cached(
+            "SELECT status FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
+        )?
+        .query_row([job_id, thing], |r| r.get(0))
+        .optional()?;
+    Ok(status.is_some_and(|s| s != ExecutionStatus::Removed.as_str()))
+}
+
+/// Queues the execution now, unless the thing has one that was not REMOVED.
+fn insert_queued(conn: &Connection, job_id: &str, thing: &str, now: Millis) -> Res<bool> {
     let latest: Option<(i64, String)> = conn
         .prepare_cached(
             "SELECT execution_number, status FROM job_executions \
@@ -224,7 +264,8 @@ pub(crate) fn complete_if_done(conn: &Connection, job_id: &str, now: Millis) -> 
         "UPDATE jobs SET status = 'COMPLETED', completed_at = ?2, last_updated_at = ?2 \
          WHERE job_id = ?1 AND status = 'IN_PROGRESS' AND target_selection = 'SNAPSHOT' \
          AND NOT EXISTS (SELECT 1 FROM job_executions WHERE job_id = ?1 AND latest = 1 \
-                         AND status IN ('QUEUED', 'IN_PROGRESS'))",
+                         AND status IN ('QUEUED', 'IN_PROGRESS')) \
+         AND NOT EXISTS (SELECT 1 FROM rollout_pending WHERE job_id = ?1)",
     )?
     .execute(params![job_id, now])?;
     Ok(())
@@ -283,10 +324,26 @@ pub(crate) fn create(
             .as_ref()
             .and_then(|t| t.job_executions_retry_config.clone())
     });
+    let schedule = job.scheduling_config.clone();
+    if let Some(schedule) = &schedule {
+        if clock::millis(schedule.start_time) < now + 30 * MINUTE {
+            return Err(DomainError::validation(
+                "schedulingConfig.startTime",
+                "must be at least 30 minutes from now",
+            )
+            .into());
+        }
+    }
+    let status = if schedule.is_some() {
+        JobStatus::Scheduled
+    } else {
+        JobStatus::InProgress
+    };
     conn.prepare_cached(
         "INSERT INTO jobs (job_id, target_selection, status, description, document, job_template_arn, \
-         timeout_config, rollout_config, presigned_url_config, created_at, last_updated_at, abort_config, retry_config) \
-         VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
+         timeout_config, rollout_config, presigned_url_config, created_at, last_updated_at, abort_config, retry_config, \
+         scheduling_config, start_due, end_due) \
+         VALUES (?1, ?2, ?12, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?13, ?14, ?15)",
     )?
     .execute(params![
         job.job_id.as_str(),
@@ -300,15 +357,35 @@ pub(crate) fn create(
         now,
         to_json(&abort),
         to_json(&retry),
+        status.as_str(),
+        to_json(&schedule),
+        schedule.as_ref().map(|s| clock::millis(s.start_time)),
+        schedule
+            .as_ref()
+            .and_then(|s| s.end_time)
+            .map(clock::millis),
     ])?;
     insert_targets(conn, &job.job_id, 0, &targets)?;
-    // A new job has no executions yet, so each thing's first is number 1.
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
-         version_number, queued_at, last_updated_at) VALUES (?1, ?2, 1, 1, 'QUEUED', '{}', 1, ?3, ?3)",
-    )?;
-    for thing in things_reached(conn, &targets)? {
-        insert.execute(params![job.job_id.as_str(), thing.as_str(), now])?;
+    let things = things_reached(conn, &targets)?;
+    if schedule.is_some() || rollout.is_some() {
+        let mut pending = conn.prepare_cached(
+            "INSERT OR IGNORE INTO rollout_pending (job_id, thing_name) VALUES (?1, ?2)",
+        )?;
+        for thing in &things {
+            pending.execute([job.job_id.as_str(), thing.as_str()])?;
+        }
+        if schedule.is_none() {
+            roll_out(conn, job.job_id.as_str(), now)?;
+        }
+    } else {
+        // A new job has no executions yet, so each thing's first is number 1.
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
+             version_number, queued_at, last_updated_at) VALUES (?1, ?2, 1, 1, 'QUEUED', '{}', 1, ?3, ?3)",
+        )?;
+        for thing in &things {
+            insert.execute(params![job.job_id.as_str(), thing.as_str(), now])?;
+        }
     }
     // **[inferred]** A SNAPSHOT job whose targets hold no things has nothing to wait for, so it
     // is COMPLETED at once.
@@ -376,9 +453,12 @@ pub(crate) fn cancel(conn: &Connection, cancel: CancelJob, now: Millis) -> Res<(
         cancel.force,
         now,
     )?;
+    conn.prepare_cached("DELETE FROM rollout_pending WHERE job_id = ?1")?
+        .execute([id])?;
     conn.prepare_cached(
         "UPDATE jobs SET status = 'CANCELED', force_canceled = force_canceled OR ?2, \
-         comment = COALESCE(?3, comment), reason_code = COALESCE(?4, reason_code), last_updated_at = ?5 \
+         comment = COALESCE(?3, comment), reason_code = COALESCE(?4, reason_code), last_updated_at = ?5, \
+         rollout_next_at = NULL, start_due = NULL, end_due = NULL \
          WHERE job_id = ?1",
     )?
     .execute(params![
@@ -404,7 +484,7 @@ pub(crate) fn delete(conn: &Connection, job_id: &JobId, force: bool) -> Res<()> 
         ))
         .into());
     }
-    for table in ["job_executions", "job_targets", "jobs"] {
+    for table in ["job_executions", "job_targets", "rollout_pending", "jobs"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE job_id = ?1"))?
             .execute([job_id.as_str()])?;
     }
@@ -429,7 +509,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
         .prepare_cached(
             "SELECT target_selection, status, description, force_canceled, comment, reason_code, job_template_arn, \
              created_at, last_updated_at, completed_at, timeout_config, rollout_config, presigned_url_config, \
-             abort_config, retry_config FROM jobs WHERE job_id = ?1",
+             abort_config, retry_config, scheduling_config FROM jobs WHERE job_id = ?1",
         )?
         .query_row([job_id.as_str()], |r| {
             Ok((
@@ -442,7 +522,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
                 r.get::<_, Option<String>>(6)?,
                 (r.get::<_, i64>(7)?, r.get::<_, i64>(8)?, r.get::<_, Option<i64>>(9)?),
                 (r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?),
-                (r.get::<_, Option<String>>(13)?, r.get::<_, Option<String>>(14)?),
+                (r.get::<_, Option<String>>(13)?, r.get::<_, Option<String>>(14)?, r.get::<_, Option<String>>(15)?),
             ))
         })
         .optional()?
@@ -472,6 +552,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
         presigned_url_config: from_json(job.8 .2.take())?,
         abort_config: from_json(job.9 .0.take())?,
         job_executions_retry_config: from_json(job.9 .1.take())?,
+        scheduling_config: from_json(job.9 .2.take())?,
     })
 }
 
@@ -932,6 +1013,8 @@ pub(crate) fn remove_queued_execution(
     thing: &str,
     now: Millis,
 ) -> Res<()> {
+    conn.prepare_cached("DELETE FROM rollout_pending WHERE job_id = ?1 AND thing_name = ?2")?
+        .execute([job_id, thing])?;
     move_executions(
         conn,
         job_id,
@@ -1147,4 +1230,107 @@ fn abort_if_due(conn: &Connection, job_id: &str, abort: &AbortConfig, at: Millis
         }
     }
     Ok(())
+}
+
+/// One rollout window of the job at `at`: queues as many waiting things as the job's rate
+/// allows (all of them without a rollout configuration), and sets when the next window opens.
+/// With an exponential rate, the rate grows by its factor each time the things notified (or
+/// succeeded) since the last increase reach the criterion's number, up to maximumPerMinute.
+pub(crate) fn roll_out(conn: &Connection, job_id: &str, at: Millis) -> Res<()> {
+    let (config, rate, mark): (Option<String>, Option<i64>, i64) = conn
+        .prepare_cached(
+            "SELECT rollout_config, rollout_rate, rollout_mark FROM jobs WHERE job_id = ?1",
+        )?
+        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let config = from_json::<RolloutConfig>(config)?;
+    let (mut rate, mut mark) = (rate, mark);
+    if let Some(config) = &config {
+        let cap = config.maximum_per_minute.unwrap_or(1000);
+        match &config.exponential_rate {
+            None => rate = Some(cap),
+            Some(exponential) => {
+                let current = rate.unwrap_or(exponential.base_rate_per_minute.min(cap));
+                let criteria = &exponential.rate_increase_criteria;
+                let (count, threshold) = match (
+                    criteria.number_of_notified_things,
+                    criteria.number_of_succeeded_things,
+                ) {
+                    (Some(n), _) => (
+                        conn.prepare_cached("SELECT COUNT(*) FROM job_executions WHERE job_id = ?1 AND latest = 1")?
+                            .query_row([job_id], |r| r.get::<_, i64>(0))?,
+                        n,
+                    ),
+                    (None, n) => (
+                        conn.prepare_cached(
+                            "SELECT COUNT(*) FROM job_executions WHERE job_id = ?1 AND latest = 1 AND status = 'SUCCEEDED'",
+                        )?
+                        .query_row([job_id], |r| r.get::<_, i64>(0))?,
+                        n.unwrap_or(i64::MAX),
+                    ),
+                };
+                rate = Some(if count - mark >= threshold {
+                    mark = count;
+                    ((current as f64 * exponential.increment_factor).ceil() as i64).min(cap)
+                } else {
+                    current
+                });
+            }
+        }
+    }
+    let things: Vec<String> = conn
+        .prepare_cached(
+            "SELECT thing_name FROM rollout_pending WHERE job_id = ?1 ORDER BY seq LIMIT ?2",
+        )?
+        .query_map(params![job_id, rate.unwrap_or(i64::MAX)], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for thing in &things {
+        insert_queued(conn, job_id, thing, at)?;
+        conn.prepare_cached("DELETE FROM rollout_pending WHERE job_id = ?1 AND thing_name = ?2")?
+            .execute([job_id, thing.as_str()])?;
+    }
+    conn.prepare_cached(
+        "UPDATE jobs SET rollout_rate = ?2, rollout_mark = ?3, rollout_next_at = \
+         CASE WHEN EXISTS (SELECT 1 FROM rollout_pending WHERE job_id = ?1) THEN ?4 END WHERE job_id = ?1",
+    )?
+    .execute(params![job_id, rate, mark, at + MINUTE])?;
+    complete_if_done(conn, job_id, at)
+}
+
+/// A scheduled job's start: it is IN_PROGRESS and its first rollout window opens.
+pub(crate) fn start_scheduled(conn: &Connection, job_id: &str, at: Millis) -> Res<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET status = 'IN_PROGRESS', start_due = NULL, last_updated_at = ?2 WHERE job_id = ?1",
+    )?
+    .execute(params![job_id, at])?;
+    roll_out(conn, job_id, at)
+}
+
+/// A scheduled job's end: nothing more is rolled out, and the job is canceled (with force) when
+/// its endBehavior says so. **[inferred]** Without an endBehavior, the rollout stops.
+pub(crate) fn end_scheduled(conn: &Connection, job_id: &str, at: Millis) -> Res<()> {
+    let schedule: Option<String> = conn
+        .prepare_cached("SELECT scheduling_config FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id], |r| r.get(0))?;
+    let behavior = from_json::<SchedulingConfig>(schedule)?
+        .and_then(|s| s.end_behavior)
+        .unwrap_or(JobEndBehavior::StopRollout);
+    conn.prepare_cached("DELETE FROM rollout_pending WHERE job_id = ?1")?
+        .execute([job_id])?;
+    conn.prepare_cached(
+        "UPDATE jobs SET end_due = NULL, rollout_next_at = NULL, last_updated_at = ?2 WHERE job_id = ?1",
+    )?
+    .execute(params![job_id, at])?;
+    if behavior == JobEndBehavior::StopRollout {
+        return complete_if_done(conn, job_id, at);
+    }
+    cancel(
+        conn,
+        CancelJob {
+            job_id: stored_id(JobId::try_from(job_id.to_owned()))?,
+            comment: Text::try_from("the job's scheduled end time came".to_owned()).ok(),
+            reason_code: None,
+            force: behavior == JobEndBehavior::ForceCancel,
+        },
+        at,
+    )
 }

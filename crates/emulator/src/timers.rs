@@ -1,4 +1,5 @@
-//! What time does by itself: executions that stay IN_PROGRESS past their in-progress timer
+//! What time does by itself: scheduled jobs start and end, rollout windows open (a rate of
+//! executions per minute), and executions that stay IN_PROGRESS past their in-progress timer
 //! (`timeoutConfig`) or their step timer (`stepTimeoutInMinutes`) become TIMED_OUT, and are
 //! retried or abort their job as any failure would.
 //!
@@ -16,11 +17,52 @@ use crate::jobs;
 /// Applies everything due at or before `now`, oldest first, each at the time it fell due.
 pub(crate) fn run_due(conn: &Connection, now: Millis) -> Res<usize> {
     let mut applied = 0;
-    while let Some(timeout) = next_timeout(conn, now)? {
-        time_out(conn, &timeout)?;
+    loop {
+        let timeout = next_timeout(conn, now)?;
+        let job_event = next_job_event(conn, now)?;
+        match (timeout, job_event) {
+            (None, None) => return Ok(applied),
+            (Some(t), Some(e)) if e.at <= t.at => apply_job_event(conn, &e)?,
+            (Some(t), _) => time_out(conn, &t)?,
+            (None, Some(e)) => apply_job_event(conn, &e)?,
+        }
         applied += 1;
     }
-    Ok(applied)
+}
+
+/// A job's scheduled start or end, or its next rollout window.
+struct JobEvent {
+    job_id: String,
+    /// 0: start, 1: rollout window, 2: end; at the same time, in that order.
+    kind: i64,
+    at: Millis,
+}
+
+fn next_job_event(conn: &Connection, now: Millis) -> Res<Option<JobEvent>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT job_id, kind, at FROM ( \
+               SELECT job_id, 0 AS kind, start_due AS at, seq FROM jobs WHERE status = 'SCHEDULED' AND start_due <= ?1 \
+               UNION ALL SELECT job_id, 1, rollout_next_at, seq FROM jobs WHERE status = 'IN_PROGRESS' AND rollout_next_at <= ?1 \
+               UNION ALL SELECT job_id, 2, end_due, seq FROM jobs WHERE status = 'IN_PROGRESS' AND end_due <= ?1) \
+             ORDER BY at, kind, seq LIMIT 1",
+        )?
+        .query_row([now], |r| {
+            Ok(JobEvent {
+                job_id: r.get(0)?,
+                kind: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+fn apply_job_event(conn: &Connection, event: &JobEvent) -> Res<()> {
+    match event.kind {
+        0 => jobs::start_scheduled(conn, &event.job_id, event.at),
+        1 => jobs::roll_out(conn, &event.job_id, event.at),
+        _ => jobs::end_scheduled(conn, &event.job_id, event.at),
+    }
 }
 
 /// An IN_PROGRESS execution whose earlier timer ran out.

@@ -53,6 +53,7 @@ pub async fn create_job(
             presigned_url_config: body.presigned_url_config,
             abort_config: body.abort_config,
             job_executions_retry_config: body.job_executions_retry_config,
+            scheduling_config: body.scheduling_config,
         })
         .await?;
     Ok(ok(

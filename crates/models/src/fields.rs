@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// Free text of at most 2028 characters without control characters (AWS's `[^\p{C}]+`): job
 /// descriptions and comments.
@@ -484,9 +485,102 @@ impl RetryConfig {
     }
 }
 
+/// When a job rolls out: from `startTime`, until `endTime`, when `endBehavior` applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawSchedulingConfig"
+)]
+pub struct SchedulingConfig {
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_time: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub end_time: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_behavior: Option<JobEndBehavior>,
+}
+
+/// What happens to a scheduled job at its end time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobEndBehavior {
+    /// No more executions are rolled out; those out already go on.
+    StopRollout,
+    /// The job is canceled: QUEUED executions are CANCELED.
+    Cancel,
+    /// The job is canceled with force: QUEUED and IN_PROGRESS executions are CANCELED.
+    ForceCancel,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawSchedulingConfig {
+    #[serde(with = "time::serde::rfc3339")]
+    start_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    end_time: Option<OffsetDateTime>,
+    end_behavior: Option<JobEndBehavior>,
+}
+
+impl TryFrom<RawSchedulingConfig> for SchedulingConfig {
+    type Error = String;
+    fn try_from(raw: RawSchedulingConfig) -> Result<Self, String> {
+        // AWS IoT takes times to the minute.
+        for (name, at) in [
+            ("startTime", Some(raw.start_time)),
+            ("endTime", raw.end_time),
+        ] {
+            if let Some(at) = at {
+                if at.second() != 0 || at.nanosecond() != 0 {
+                    return Err(format!(
+                        "{name} must be a whole minute, such as 2027-01-31T22:00:00Z"
+                    ));
+                }
+            }
+        }
+        if let Some(end) = raw.end_time {
+            if end - raw.start_time < time::Duration::minutes(30) {
+                return Err("endTime must be at least 30 minutes after startTime".into());
+            }
+        }
+        if raw.end_behavior.is_some() && raw.end_time.is_none() {
+            return Err("endBehavior needs an endTime".into());
+        }
+        Ok(SchedulingConfig {
+            start_time: raw.start_time.to_offset(time::UtcOffset::UTC),
+            end_time: raw.end_time.map(|t| t.to_offset(time::UtcOffset::UTC)),
+            end_behavior: raw.end_behavior,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scheduling_configs_check_their_times() {
+        let parse = |v: serde_json::Value| {
+            serde_json::from_value::<SchedulingConfig>(v).map_err(|e| e.to_string())
+        };
+        assert!(parse(serde_json::json!({"startTime": "2027-01-01T10:00:00Z", "endTime": "2027-01-01T10:30:00Z", "endBehavior": "CANCEL"})).is_ok());
+        assert!(
+            parse(serde_json::json!({"startTime": "2027-01-01T10:00:30Z"}))
+                .unwrap_err()
+                .contains("whole minute")
+        );
+        assert!(parse(serde_json::json!({"startTime": "2027-01-01T10:00:00Z", "endTime": "2027-01-01T10:29:00Z"})).unwrap_err().contains("30 minutes"));
+        assert!(parse(
+            serde_json::json!({"startTime": "2027-01-01T10:00:00Z", "endBehavior": "CANCEL"})
+        )
+        .unwrap_err()
+        .contains("needs an endTime"));
+    }
 
     #[test]
     fn abort_and_retry_configs_check_their_rules() {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::fields::{
     AbortConfig, JobDocument, PresignedUrlConfig, ReasonCode, RetryConfig, RolloutConfig,
-    StatusDetails, Text, TimeoutConfig,
+    SchedulingConfig, StatusDetails, Text, TimeoutConfig,
 };
 use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
 
@@ -79,6 +79,8 @@ pub struct Job {
     )]
     pub completed_at: Option<OffsetDateTime>,
     pub job_process_details: JobProcessDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduling_config: Option<SchedulingConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_config: Option<TimeoutConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,6 +220,7 @@ impl<'de> Deserialize<'de> for Target {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateJob {
+    pub scheduling_config: Option<SchedulingConfig>,
     pub job_id: Option<JobId>,
     pub targets: Vec<Target>,
     #[serde(default)]
@@ -235,6 +238,7 @@ pub struct CreateJob {
 /// A job to create, with its id chosen and its targets checked.
 #[derive(Clone, Debug)]
 pub struct NewJob {
+    pub scheduling_config: Option<SchedulingConfig>,
     pub job_id: JobId,
     pub targets: Vec<Target>,
     pub target_selection: TargetSelection,

@@ -60,6 +60,69 @@ impl Local {
         reply
     }
 
+    /// `count` things named `<prefix>-<n>`, all in a group named `prefix`.
+    async fn group_of(&self, prefix: &str, count: usize) {
+        self.post(
+            "/thing-groups",
+            serde_json::json!({ "thingGroupName": prefix }),
+        )
+        .await;
+        for n in 1..=count {
+            let thing = format!("{prefix}-{n}");
+            self.post("/things", serde_json::json!({ "thingName": thing }))
+                .await;
+            let reply = http(
+                self.api,
+                Method::PUT,
+                &format!("/thing-groups/{prefix}/things/{thing}"),
+                &[],
+                "",
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+    }
+
+    /// A job on the group `group`, with `extra` fields.
+    async fn job_on_group(&self, job: &str, group: &str, extra: serde_json::Value) -> Reply {
+        let mut body = serde_json::json!({
+            "jobId": job,
+            "targets": [format!("arn:aws:iot:us-east-1:000000000000:thinggroup/{group}")],
+            "document": "{}",
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        http(
+            self.api,
+            Method::POST,
+            "/jobs",
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        )
+        .await
+    }
+
+    async fn counts(&self, job: &str) -> (String, u64, u64) {
+        let job = self.get(&format!("/jobs/{job}")).await;
+        let details = &job["job"]["jobProcessDetails"];
+        (
+            job["job"]["status"].as_str().unwrap().to_owned(),
+            details["numberOfQueuedThings"].as_u64().unwrap(),
+            details["numberOfCanceledThings"].as_u64().unwrap(),
+        )
+    }
+
+    /// The clock's time.
+    async fn now(&self) -> time::OffsetDateTime {
+        let clock = self.get("/_local/clock").await;
+        time::OffsetDateTime::parse(
+            clock["now"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    }
+
     async fn status(&self, job: &str, thing: &str) -> String {
         let reply = self.get(&format!("/jobs/{job}/things/{thing}")).await;
         reply["execution"]["status"].as_str().unwrap().to_owned()
@@ -652,4 +715,178 @@ async fn crossing_the_abort_threshold_cancels_the_job_and_its_queued_executions(
     );
     report("t-8", JobExecutionStatus::Succeeded).await.unwrap();
     assert_eq!(local.status("a", "t-8").await, "SUCCEEDED");
+}
+
+#[tokio::test]
+async fn a_rollout_of_500_things_at_100_per_minute_takes_five_minutes() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local.group_of("fleet", 500).await;
+    let created = local
+        .job_on_group(
+            "wave",
+            "fleet",
+            serde_json::json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 100}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(local.counts("wave").await, ("IN_PROGRESS".into(), 100, 0));
+    for minute in 1..=4u64 {
+        assert_eq!(local.advance(60).await, 1, "one rollout window a minute");
+        assert_eq!(
+            local.counts("wave").await.1,
+            100 * (minute + 1),
+            "after {minute} minutes"
+        );
+    }
+    assert_eq!(
+        local.advance(600).await,
+        0,
+        "all 500 are out after the fifth window"
+    );
+    assert_eq!(local.counts("wave").await.1, 500);
+}
+
+#[tokio::test]
+async fn an_exponential_rollout_grows_by_its_factor_up_to_the_maximum() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local.group_of("ring", 30).await;
+    let created = local
+        .job_on_group(
+            "grow",
+            "ring",
+            serde_json::json!({"jobExecutionsRolloutConfig": {
+                "maximumPerMinute": 10,
+                "exponentialRate": {"baseRatePerMinute": 2, "incrementFactor": 2.0,
+                                    "rateIncreaseCriteria": {"numberOfNotifiedThings": 2}}
+            }}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let mut queued = vec![local.counts("grow").await.1];
+    for _ in 0..4 {
+        local.advance(60).await;
+        queued.push(local.counts("grow").await.1);
+    }
+    // 2, then 4 (2 notified), 8 (4 more), 10 (capped), and the last 6.
+    assert_eq!(queued, [2, 6, 14, 24, 30]);
+}
+
+#[tokio::test]
+async fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local.group_of("night", 3).await;
+    let now = local.now().await;
+    let next_minute = now
+        .replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::minutes(1);
+    let format = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let too_soon = local
+        .job_on_group(
+            "early",
+            "night",
+            serde_json::json!({"schedulingConfig": {"startTime": format(next_minute)}}),
+        )
+        .await;
+    assert_eq!(too_soon.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_soon
+            .body
+            .contains("schedulingConfig.startTime: must be at least 30 minutes from now"),
+        "{}",
+        too_soon.body
+    );
+
+    let start = next_minute + time::Duration::minutes(30);
+    let end = start + time::Duration::minutes(30);
+    let created = local
+        .job_on_group(
+            "upgrade",
+            "night",
+            serde_json::json!({"schedulingConfig": {
+                "startTime": format(start), "endTime": format(end), "endBehavior": "CANCEL"
+            }}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert_eq!(local.counts("upgrade").await, ("SCHEDULED".into(), 0, 0));
+    let pending = local
+        .device
+        .get_pending_job_executions()
+        .thing_name("night-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        pending.queued_jobs().is_empty(),
+        "nothing is out before the start"
+    );
+    let job = local.get("/jobs/upgrade").await;
+    assert_eq!(job["job"]["schedulingConfig"]["endBehavior"], "CANCEL");
+
+    local
+        .advance((start - now).whole_seconds() as u64 + 1)
+        .await;
+    assert_eq!(local.counts("upgrade").await, ("IN_PROGRESS".into(), 3, 0));
+    local
+        .device
+        .start_next_pending_job_execution()
+        .thing_name("night-1")
+        .send()
+        .await
+        .unwrap();
+
+    local.advance(30 * 60).await;
+    assert_eq!(
+        local.counts("upgrade").await,
+        ("CANCELED".into(), 0, 2),
+        "CANCEL at the end"
+    );
+    assert_eq!(
+        local.status("upgrade", "night-1").await,
+        "IN_PROGRESS",
+        "without force, a running execution goes on"
+    );
+}
+
+#[tokio::test]
+async fn stop_rollout_at_the_end_leaves_the_rest_unsent() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local.group_of("slow", 35).await;
+    let now = local.now().await;
+    let start = now
+        .replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::minutes(31);
+    let format = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let created = local
+        .job_on_group(
+            "trickle",
+            "slow",
+            serde_json::json!({
+                "jobExecutionsRolloutConfig": {"maximumPerMinute": 1},
+                "schedulingConfig": {"startTime": format(start),
+                                     "endTime": format(start + time::Duration::minutes(30)),
+                                     "endBehavior": "STOP_ROLLOUT"}
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    local
+        .advance((start - now).whole_seconds() as u64 + 1 + 30 * 60)
+        .await;
+    // One a minute from the start, the window at the end included, then no more.
+    assert_eq!(local.counts("trickle").await, ("IN_PROGRESS".into(), 31, 0));
+    local.advance(3600).await;
+    assert_eq!(local.counts("trickle").await.1, 31);
 }

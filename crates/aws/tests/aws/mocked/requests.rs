@@ -67,9 +67,9 @@ async fn create_job_from_a_template_names_the_template_arn() {
     assert_eq!(rule.num_calls(), 1);
 }
 
-// moto ignores abort and retry configurations.
+// moto ignores abort, retry and scheduling configurations.
 #[tokio::test]
-async fn abort_and_retry_configurations_go_to_aws_and_come_back() {
+async fn abort_retry_and_scheduling_configurations_go_to_aws_and_come_back() {
     let create = mock!(aws_sdk_iot::Client::create_job)
         .match_requests(|r| {
             let abort = r
@@ -88,12 +88,18 @@ async fn abort_and_retry_configurations_go_to_aws_and_come_back() {
                 && retry.len() == 1
                 && retry[0].failure_type() == &iot::RetryableFailureType::TimedOut
                 && retry[0].number_of_retries() == 3
+                && r.scheduling_config().and_then(|c| c.start_time()) == Some("2027-01-01T10:00")
+                && r.scheduling_config().and_then(|c| c.end_time()) == Some("2027-01-01T11:30")
+                && r.scheduling_config().and_then(|c| c.end_behavior())
+                    == Some(&iot::JobEndBehavior::ForceCancel)
         })
         .then_output(|| CreateJobOutput::builder().job_id("j3").build());
     let body = json!({"jobId": "j3", "targets": ["lamp-1"], "document": "{}",
         "abortConfig": {"criteriaList": [{"failureType": "REJECTED", "action": "CANCEL",
                                           "thresholdPercentage": 25.5, "minNumberOfExecutedThings": 10}]},
-        "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 3}]}});
+        "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 3}]},
+        "schedulingConfig": {"startTime": "2027-01-01T12:00:00+02:00", "endTime": "2027-01-01T11:30:00Z",
+                             "endBehavior": "FORCE_CANCEL"}});
     let (status, reply, _) = call(backend(&[&create], &[]), "POST", "/jobs", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(create.num_calls(), 1);
@@ -132,6 +138,12 @@ async fn abort_and_retry_configurations_go_to_aws_and_come_back() {
                     .last_updated_at(now)
                     .abort_config(abort)
                     .job_executions_retry_config(retry)
+                    .scheduling_config(
+                        iot::SchedulingConfig::builder()
+                            .start_time("2027-01-01T10:00")
+                            .end_behavior(iot::JobEndBehavior::StopRollout)
+                            .build(),
+                    )
                     .build(),
             )
             .build()
@@ -146,6 +158,10 @@ async fn abort_and_retry_configurations_go_to_aws_and_come_back() {
     assert_eq!(
         reply["job"]["jobExecutionsRetryConfig"],
         json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]})
+    );
+    assert_eq!(
+        reply["job"]["schedulingConfig"],
+        json!({"startTime": "2027-01-01T10:00:00Z", "endBehavior": "STOP_ROLLOUT"})
     );
 }
 
