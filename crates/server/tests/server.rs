@@ -260,3 +260,159 @@ fn help_describes_every_flag() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+/// The real binary on a database file and a manual clock; its API's address.
+fn spawn_on(
+    db: &std::path::Path,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iot-api-local"))
+        .args([
+            "--port",
+            "0",
+            "--device-port",
+            "0",
+            "--manual-clock",
+            "--db",
+        ])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr, stdout)
+}
+
+async fn json(addr: SocketAddr, method: Method, path: &str, body: &str) -> serde_json::Value {
+    let headers = [("content-type", "application/json")];
+    let reply = http(addr, method, path, &headers, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+    serde_json::from_str(&reply.body).unwrap_or(serde_json::Value::Null)
+}
+
+fn instant(value: &serde_json::Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        value.as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_kill_in_the_middle_of_a_timed_rollout_loses_no_transition_and_doubles_none() {
+    let dir = std::env::temp_dir().join(format!("iot-api-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("state.db");
+    let (mut first, addr, _out) = spawn_on(&db);
+    json(
+        addr,
+        Method::POST,
+        "/thing-groups",
+        r#"{"thingGroupName":"fleet"}"#,
+    )
+    .await;
+    for n in 1..=300 {
+        json(
+            addr,
+            Method::POST,
+            "/things",
+            &format!(r#"{{"thingName":"d-{n}"}}"#),
+        )
+        .await;
+        json(
+            addr,
+            Method::PUT,
+            &format!("/thing-groups/fleet/things/d-{n}"),
+            "",
+        )
+        .await;
+    }
+    json(
+        addr,
+        Method::POST,
+        "/jobs",
+        r#"{"jobId":"wave","targets":["arn:aws:iot:us-east-1:000000000000:thinggroup/fleet"],
+            "document":"{}","jobExecutionsRolloutConfig":{"maximumPerMinute":50}}"#,
+    )
+    .await;
+    json(
+        addr,
+        Method::POST,
+        "/_local/clock/advance",
+        r#"{"seconds":60}"#,
+    )
+    .await;
+
+    // Ask for two more minutes and kill the server at once, before, during or after that.
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let body = r#"{"seconds":120}"#;
+    let request = format!(
+        "POST /_local/clock/advance HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, addr, _out) = spawn_on(&db);
+    let job = json(addr, Method::GET, "/jobs/wave", "").await;
+    let clock = json(addr, Method::GET, "/_local/clock", "").await;
+    let minutes =
+        (instant(&clock["now"]) - instant(&job["job"]["createdAt"])).whole_milliseconds() / 60_000;
+    let queued = job["job"]["jobProcessDetails"]["numberOfQueuedThings"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        minutes == 1 || minutes == 3,
+        "the clock is where it was, or where it was asked to be: {minutes}"
+    );
+    assert_eq!(
+        queued,
+        50 * (minutes as i64 + 1),
+        "one window per minute the clock says passed"
+    );
+
+    json(
+        addr,
+        Method::POST,
+        "/_local/clock/advance",
+        r#"{"seconds":600}"#,
+    )
+    .await;
+    let mut things = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let path = match &token {
+            Some(t) => format!("/jobs/wave/status?maxResults=250&nextToken={t}"),
+            None => "/jobs/wave/status?maxResults=250".to_owned(),
+        };
+        let page = json(addr, Method::GET, &path, "").await;
+        for e in page["executionSummaries"].as_array().unwrap() {
+            assert_eq!(e["jobExecution"]["executionNumber"], 1, "{e}");
+            things.push(e["thingArn"].as_str().unwrap().to_owned());
+        }
+        token = page["nextToken"].as_str().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let count = things.len();
+    things.sort();
+    things.dedup();
+    assert_eq!((count, things.len()), (300, 300), "every thing once");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
