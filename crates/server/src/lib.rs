@@ -169,8 +169,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies what time makes due (timeouts), once a second.
-async fn apply_timed_changes(emulator: Arc<Emulator>) {
+/// Applies what time makes due (scheduled starts and ends, rollout windows, timeouts), at once
+/// and then once a second; [`run`] runs it beside the servers.
+pub async fn apply_timed_changes(emulator: Arc<Emulator>) {
     let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
     every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

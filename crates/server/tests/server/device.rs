@@ -20,7 +20,10 @@ async fn local() -> Local {
 }
 
 async fn local_with(args: &[&str]) -> Local {
-    let apps = server::apps(&config(args)).unwrap();
+    local_on(server::apps(&config(args)).unwrap()).await
+}
+
+async fn local_on(apps: server::Apps) -> Local {
     let mut stops = Vec::new();
     let mut addrs = Vec::new();
     for app in [apps.api, apps.device] {
@@ -889,4 +892,87 @@ async fn stop_rollout_at_the_end_leaves_the_rest_unsent() {
     assert_eq!(local.counts("trickle").await, ("IN_PROGRESS".into(), 31, 0));
     local.advance(3600).await;
     assert_eq!(local.counts("trickle").await.1, 31);
+}
+
+#[tokio::test]
+async fn the_timer_loop_applies_what_a_moved_clock_made_due() {
+    let apps = server::apps(&config(&["--memory", "--manual-clock"])).unwrap();
+    let emulator = apps.emulator.clone();
+    let local = local_on(apps).await;
+    local
+        .fleet(
+            &["lamp-1"],
+            &[(
+                "slow",
+                serde_json::json!({"timeoutConfig": {"inProgressTimeoutInMinutes": 1}}),
+            )],
+        )
+        .await;
+    local
+        .device
+        .start_next_pending_job_execution()
+        .thing_name("lamp-1")
+        .send()
+        .await
+        .unwrap();
+    // The clock moves, but nothing applies what that made due until the loop runs.
+    emulator
+        .clock()
+        .advance(std::time::Duration::from_secs(120));
+    assert_eq!(local.status("slow", "lamp-1").await, "IN_PROGRESS");
+    let timer = tokio::spawn(server::apply_timed_changes(emulator));
+    let mut status = String::new();
+    for _ in 0..500 {
+        status = local.status("slow", "lamp-1").await;
+        if status == "TIMED_OUT" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    timer.abort();
+    assert_eq!(status, "TIMED_OUT", "the loop's first round runs at once");
+}
+
+#[tokio::test]
+async fn force_cancel_at_the_end_cancels_running_executions_too() {
+    let local = local_with(&["--memory", "--manual-clock"]).await;
+    local.group_of("late", 2).await;
+    let now = local.now().await;
+    let start = now
+        .replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::minutes(31);
+    let format = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let created = local
+        .job_on_group(
+            "hard",
+            "late",
+            serde_json::json!({"schedulingConfig": {
+                "startTime": format(start),
+                "endTime": format(start + time::Duration::minutes(30)),
+                "endBehavior": "FORCE_CANCEL"
+            }}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    local
+        .advance((start - now).whole_seconds() as u64 + 1)
+        .await;
+    local
+        .device
+        .start_next_pending_job_execution()
+        .thing_name("late-1")
+        .send()
+        .await
+        .unwrap();
+    local.advance(30 * 60).await;
+    assert_eq!(local.counts("hard").await, ("CANCELED".into(), 0, 2));
+    assert_eq!(local.status("hard", "late-1").await, "CANCELED");
+    let job = local.get("/jobs/hard").await;
+    assert_eq!(job["job"]["forceCanceled"], true);
 }
