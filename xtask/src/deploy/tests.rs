@@ -319,6 +319,21 @@ fn object_exists(key: String) -> Rule {
         .then_output(|| HeadObjectOutput::builder().build())
 }
 
+/// The named bucket, holding the artifact and the template from an earlier deploy.
+fn uploaded_before() -> [Rule; 3] {
+    [
+        bucket_exists("my-artifacts"),
+        object_exists(artifact_key()),
+        object_exists(template_key()),
+    ]
+}
+
+/// Where CloudFormation reads the template in the named bucket.
+fn named_bucket_url() -> String {
+    let key = template_key();
+    format!("https://my-artifacts.s3.eu-west-1.amazonaws.com/{key}")
+}
+
 fn object_missing(key: String) -> Rule {
     mock!(aws_sdk_s3::Client::head_object)
         .match_requests(move |r| r.key() == Some(key.as_str()))
@@ -457,10 +472,7 @@ async fn a_first_deploy_makes_the_bucket_uploads_and_creates_the_stack() {
 
 #[tokio::test]
 async fn an_update_uploads_only_what_is_not_there_yet() {
-    let url = format!(
-        "https://my-artifacts.s3.eu-west-1.amazonaws.com/{}",
-        template_key()
-    );
+    let url = named_bucket_url();
     let cloudformation = [
         &stack_is(StackStatus::UpdateComplete, true),
         &change_set(ChangeSetType::Update, url),
@@ -517,7 +529,7 @@ async fn a_deploy_with_nothing_changed_says_so_and_changes_nothing() {
         &stack_is(StackStatus::UpdateComplete, true),
         &change_set(
             ChangeSetType::Update,
-            format!("https://my-artifacts.s3.eu-west-1.amazonaws.com/{}", template_key()),
+            named_bucket_url(),
         ),
         &mock!(aws_sdk_cloudformation::Client::describe_change_set).then_output(|| {
             DescribeChangeSetOutput::builder()
@@ -527,11 +539,8 @@ async fn a_deploy_with_nothing_changed_says_so_and_changes_nothing() {
         }),
         &delete_change_set(),
     ];
-    let s3 = [
-        &bucket_exists("my-artifacts"),
-        &object_exists(artifact_key()),
-        &object_exists(template_key()),
-    ];
+    let uploaded = uploaded_before();
+    let s3: Vec<&Rule> = uploaded.iter().collect();
     let aws = aws(&cloudformation, &s3, &[]);
     let mut console = Recorder::answering(None);
     let outcome = Deployer::new(&aws, &mut console, Duration::ZERO)
@@ -551,13 +560,7 @@ async fn a_failed_deploy_names_the_failing_resource_and_why() {
     let reason = "Resource handler returned message: \"Uploaded file must be a non-empty zip\"";
     let cloudformation = [
         &no_such_stack(),
-        &change_set(
-            ChangeSetType::Create,
-            format!(
-                "https://my-artifacts.s3.eu-west-1.amazonaws.com/{}",
-                template_key()
-            ),
-        ),
+        &change_set(ChangeSetType::Create, named_bucket_url()),
         &change_set_ready(),
         &events(vec![vec![stack_event(
             "e0",
@@ -585,11 +588,8 @@ async fn a_failed_deploy_names_the_failing_resource_and_why() {
             stack_event("e4", ResourceStatus::RollbackInProgress),
         ]]),
     ];
-    let s3 = [
-        &bucket_exists("my-artifacts"),
-        &object_exists(artifact_key()),
-        &object_exists(template_key()),
-    ];
+    let uploaded = uploaded_before();
+    let s3: Vec<&Rule> = uploaded.iter().collect();
     let aws = aws(&cloudformation, &s3, &[]);
     let mut console = Recorder::answering(Some(true));
     let error = Deployer::new(&aws, &mut console, Duration::ZERO)
@@ -623,21 +623,12 @@ async fn a_failed_deploy_names_the_failing_resource_and_why() {
 async fn a_declined_change_set_is_deleted_and_nothing_is_executed() {
     let cloudformation = [
         &stack_is(StackStatus::UpdateComplete, true),
-        &change_set(
-            ChangeSetType::Update,
-            format!(
-                "https://my-artifacts.s3.eu-west-1.amazonaws.com/{}",
-                template_key()
-            ),
-        ),
+        &change_set(ChangeSetType::Update, named_bucket_url()),
         &change_set_ready(),
         &delete_change_set(),
     ];
-    let s3 = [
-        &bucket_exists("my-artifacts"),
-        &object_exists(artifact_key()),
-        &object_exists(template_key()),
-    ];
+    let uploaded = uploaded_before();
+    let s3: Vec<&Rule> = uploaded.iter().collect();
     let aws = aws(&cloudformation, &s3, &[]);
     let mut console = Recorder::answering(Some(false));
     let outcome = Deployer::new(&aws, &mut console, Duration::ZERO)

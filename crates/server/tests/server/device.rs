@@ -116,6 +116,23 @@ impl Local {
         )
     }
 
+    /// The clock's time, and the whole minute `minutes` after the next whole minute.
+    async fn minutes_ahead(&self, minutes: i64) -> (time::OffsetDateTime, time::OffsetDateTime) {
+        let now = self.now().await;
+        let next = now
+            .replace_second(0)
+            .unwrap()
+            .replace_nanosecond(0)
+            .unwrap()
+            + time::Duration::minutes(1);
+        (now, next + time::Duration::minutes(minutes))
+    }
+
+    /// Moves the clock just past `to`.
+    async fn advance_past(&self, now: time::OffsetDateTime, to: time::OffsetDateTime) -> u64 {
+        self.advance((to - now).whole_seconds() as u64 + 1).await
+    }
+
     /// The clock's time.
     async fn now(&self) -> time::OffsetDateTime {
         let clock = self.get("/_local/clock").await;
@@ -171,6 +188,11 @@ impl Local {
             self.post("/jobs", body).await;
         }
     }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 fn details(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
@@ -778,22 +800,12 @@ async fn an_exponential_rollout_grows_by_its_factor_up_to_the_maximum() {
 async fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
     let local = local_with(&["--memory", "--manual-clock"]).await;
     local.group_of("night", 3).await;
-    let now = local.now().await;
-    let next_minute = now
-        .replace_second(0)
-        .unwrap()
-        .replace_nanosecond(0)
-        .unwrap()
-        + time::Duration::minutes(1);
-    let format = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
+    let (now, next_minute) = local.minutes_ahead(0).await;
     let too_soon = local
         .job_on_group(
             "early",
             "night",
-            serde_json::json!({"schedulingConfig": {"startTime": format(next_minute)}}),
+            serde_json::json!({"schedulingConfig": {"startTime": rfc3339(next_minute)}}),
         )
         .await;
     assert_eq!(too_soon.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -812,7 +824,7 @@ async fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
             "upgrade",
             "night",
             serde_json::json!({"schedulingConfig": {
-                "startTime": format(start), "endTime": format(end), "endBehavior": "CANCEL"
+                "startTime": rfc3339(start), "endTime": rfc3339(end), "endBehavior": "CANCEL"
             }}),
         )
         .await;
@@ -861,25 +873,15 @@ async fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
 async fn stop_rollout_at_the_end_leaves_the_rest_unsent() {
     let local = local_with(&["--memory", "--manual-clock"]).await;
     local.group_of("slow", 35).await;
-    let now = local.now().await;
-    let start = now
-        .replace_second(0)
-        .unwrap()
-        .replace_nanosecond(0)
-        .unwrap()
-        + time::Duration::minutes(31);
-    let format = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
+    let (now, start) = local.minutes_ahead(30).await;
     let created = local
         .job_on_group(
             "trickle",
             "slow",
             serde_json::json!({
                 "jobExecutionsRolloutConfig": {"maximumPerMinute": 1},
-                "schedulingConfig": {"startTime": format(start),
-                                     "endTime": format(start + time::Duration::minutes(30)),
+                "schedulingConfig": {"startTime": rfc3339(start),
+                                     "endTime": rfc3339(start + time::Duration::minutes(30)),
                                      "endBehavior": "STOP_ROLLOUT"}
             }),
         )
@@ -937,24 +939,14 @@ async fn the_timer_loop_applies_what_a_moved_clock_made_due() {
 async fn force_cancel_at_the_end_cancels_running_executions_too() {
     let local = local_with(&["--memory", "--manual-clock"]).await;
     local.group_of("late", 2).await;
-    let now = local.now().await;
-    let start = now
-        .replace_second(0)
-        .unwrap()
-        .replace_nanosecond(0)
-        .unwrap()
-        + time::Duration::minutes(31);
-    let format = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
+    let (now, start) = local.minutes_ahead(30).await;
     let created = local
         .job_on_group(
             "hard",
             "late",
             serde_json::json!({"schedulingConfig": {
-                "startTime": format(start),
-                "endTime": format(start + time::Duration::minutes(30)),
+                "startTime": rfc3339(start),
+                "endTime": rfc3339(start + time::Duration::minutes(30)),
                 "endBehavior": "FORCE_CANCEL"
             }}),
         )
