@@ -844,9 +844,7 @@ async fn a_scheduled_job_waits_for_its_start_and_stops_at_its_end() {
     let job = local.get("/jobs/upgrade").await;
     assert_eq!(job["job"]["schedulingConfig"]["endBehavior"], "CANCEL");
 
-    local
-        .advance((start - now).whole_seconds() as u64 + 1)
-        .await;
+    local.advance_past(now, start).await;
     assert_eq!(local.counts("upgrade").await, ("IN_PROGRESS".into(), 3, 0));
     local
         .device
@@ -888,7 +886,7 @@ async fn stop_rollout_at_the_end_leaves_the_rest_unsent() {
         .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     local
-        .advance((start - now).whole_seconds() as u64 + 1 + 30 * 60)
+        .advance_past(now, start + time::Duration::minutes(30))
         .await;
     // One a minute from the start, the window at the end included, then no more.
     assert_eq!(local.counts("trickle").await, ("IN_PROGRESS".into(), 31, 0));
@@ -952,9 +950,7 @@ async fn force_cancel_at_the_end_cancels_running_executions_too() {
         )
         .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
-    local
-        .advance((start - now).whole_seconds() as u64 + 1)
-        .await;
+    local.advance_past(now, start).await;
     local
         .device
         .start_next_pending_job_execution()
