@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,13 +24,35 @@ type Plane = Arc<dyn JobsDataPlane>;
 /// The four operations of the jobs data plane, at AWS's paths.
 pub fn device_router(plane: Plane) -> Router {
     Router::new()
-        .route("/things/{thingName}/jobs", get(get_pending))
+        .route(
+            "/things/{thingName}/jobs",
+            get(get_pending).fallback(wrong_method),
+        )
         .route(
             "/things/{thingName}/jobs/{jobId}",
-            get(describe).put(start_next).post(update),
+            get(describe)
+                .put(start_next)
+                .post(update)
+                .fallback(wrong_method),
         )
-        .fallback(|| async { DeviceError::from(ApiError::RouteNotFound("this path".into())) })
+        .fallback(|request: Request| async move {
+            DeviceError::from(ApiError::RouteNotFound(request.uri().path().to_owned()))
+        })
         .with_state(plane)
+}
+
+async fn wrong_method(request: Request) -> DeviceError {
+    let allowed = if request.uri().path().ends_with("/jobs") {
+        "GET"
+    } else {
+        "GET, PUT ($next), POST"
+    };
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}; allowed: {allowed}",
+        request.method(),
+        request.uri().path()
+    ))
+    .into()
 }
 
 /// A failure, as the data plane reports it.
@@ -78,9 +100,12 @@ impl DeviceError {
             },
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException"),
-            ApiError::MalformedJson(_)
-            | ApiError::UnsupportedMediaType(_)
-            | ApiError::MethodNotAllowed(_) => (StatusCode::BAD_REQUEST, "InvalidRequestException"),
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "InvalidRequestException")
+            }
+            ApiError::MalformedJson(_) | ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::BAD_REQUEST, "InvalidRequestException")
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use super::*;
 /// The API and the device endpoint on free loopback ports, on one in-memory emulator.
 struct Local {
     api: SocketAddr,
+    device_addr: SocketAddr,
     device: Client,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
@@ -44,6 +45,7 @@ async fn local_on(apps: server::Apps) -> Local {
         .build();
     Local {
         api: addrs[0],
+        device_addr: addrs[1],
         device: Client::from_conf(config),
         _stop: stops,
     }
@@ -457,6 +459,28 @@ async fn refusals_arrive_as_aws_error_types() {
         bad_name.message().unwrap().starts_with("thingName:"),
         "{bad_name:?}"
     );
+
+    let wrong_method = http(
+        local.device_addr,
+        Method::DELETE,
+        "/things/lamp-1/jobs/fw",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_method.headers["x-amzn-errortype"],
+        "InvalidRequestException"
+    );
+    assert!(
+        wrong_method.body.contains("DELETE is not allowed"),
+        "{}",
+        wrong_method.body
+    );
+    let nowhere = http(local.device_addr, Method::GET, "/shadows/lamp-1", &[], "").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert!(nowhere.body.contains("/shadows/lamp-1"), "{}", nowhere.body);
 }
 
 #[tokio::test]
