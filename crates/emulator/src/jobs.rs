@@ -206,30 +206,33 @@ fn has_live_execution(conn: &Connection, job_id: &str, thing: &str) -> Res<bool>
 
 /// Queues the execution now, unless the thing has one that was not REMOVED.
 fn insert_queued(conn: &Connection, job_id: &str, thing: &str, now: Millis) -> Res<bool> {
-    let latest: Option<(i64, String)> = conn
-        .prepare_cached(
-            "SELECT execution_number, status FROM job_executions \
-             WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
-        )?
-        .query_row([job_id, thing], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let number = match latest {
-        Some((_, status)) if status != ExecutionStatus::Removed.as_str() => return Ok(false),
-        Some((number, _)) => number + 1,
-        None => conn
-            .prepare_cached("SELECT COALESCE(MAX(execution_number), 0) + 1 FROM job_executions WHERE job_id = ?1 AND thing_name = ?2")?
-            .query_row([job_id, thing], |r| r.get(0))?,
-    };
+    if has_live_execution(conn, job_id, thing)? {
+        return Ok(false);
+    }
+    queue_next_execution(conn, job_id, thing, now, 0)?;
+    Ok(true)
+}
+
+/// Makes a new QUEUED execution the thing's latest, numbered one past its last.
+fn queue_next_execution(
+    conn: &Connection,
+    job_id: &str,
+    thing: &str,
+    now: Millis,
+    retry_attempt: i64,
+) -> Res<()> {
     conn.prepare_cached(
         "UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
     )?
     .execute([job_id, thing])?;
     conn.prepare_cached(
         "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
-         version_number, queued_at, last_updated_at) VALUES (?1, ?2, ?3, 1, 'QUEUED', '{}', 1, ?4, ?4)",
+         version_number, queued_at, last_updated_at, retry_attempt) \
+         SELECT ?1, ?2, COALESCE(MAX(execution_number), 0) + 1, 1, 'QUEUED', '{}', 1, ?3, ?3, ?4 \
+         FROM job_executions WHERE job_id = ?1 AND thing_name = ?2",
     )?
-    .execute(params![job_id, thing, number, now])?;
-    Ok(true)
+    .execute(params![job_id, thing, now, retry_attempt])?;
+    Ok(())
 }
 
 /// Moves a job's latest executions in `from` to `to`, bumping their versions. Returns how many.
@@ -1169,17 +1172,7 @@ pub(crate) fn after_end(
             )?
             .query_row(params![job_id, thing, execution_number], |r| r.get(0))?;
         if attempt < retry.retries_for(status.as_str()) {
-            conn.prepare_cached(
-                "UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
-            )?
-            .execute([job_id, thing])?;
-            conn.prepare_cached(
-                "INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status, status_details, \
-                 version_number, queued_at, last_updated_at, retry_attempt) \
-                 SELECT ?1, ?2, MAX(execution_number) + 1, 1, 'QUEUED', '{}', 1, ?3, ?3, ?4 \
-                 FROM job_executions WHERE job_id = ?1 AND thing_name = ?2",
-            )?
-            .execute(params![job_id, thing, at, attempt + 1])?;
+            queue_next_execution(conn, job_id, thing, at, attempt + 1)?;
         }
     }
     if let Some(abort) = from_json::<AbortConfig>(abort)? {
