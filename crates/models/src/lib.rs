@@ -9,6 +9,7 @@ pub mod fields;
 pub mod ids;
 pub mod job;
 pub mod page;
+pub mod query;
 pub mod registry;
 
 pub use backend::Backend;
