@@ -170,6 +170,8 @@ fn iot_resources(action: &str) -> anyhow::Result<Vec<&'static str>> {
     const THING: &str = "thing/*";
     const GROUP: &str = "thinggroup/*";
     const TEMPLATE: &str = "jobtemplate/*";
+    const THING_TYPE: &str = "thingtype/*";
+    const INDEX: &str = "index/AWS_Things";
     let resources: &[&str] = match action {
         "iot:CreateJob" => &[JOB, THING, GROUP, TEMPLATE],
         "iot:AssociateTargetsWithJob" => &[JOB, THING, GROUP],
@@ -183,20 +185,36 @@ fn iot_resources(action: &str) -> anyhow::Result<Vec<&'static str>> {
         "iot:DescribeJobExecution"
         | "iot:DeleteJobExecution"
         | "iot:ListJobExecutionsForThing"
-        | "iot:CreateThing"
         | "iot:DescribeThing"
-        | "iot:DeleteThing" => &[THING],
+        | "iot:DeleteThing"
+        | "iot:ListThingGroupsForThing"
+        | "iot:GetThingShadow"
+        | "iot:UpdateThingShadow"
+        | "iot:DeleteThingShadow"
+        | "iot:ListNamedShadowsForThing" => &[THING],
+        // A thing's type is authorized too when one is given.
+        "iot:CreateThing" | "iot:UpdateThing" => &[THING, THING_TYPE],
+        "iot:SearchIndex" => &[INDEX],
+        "iot:CreateThingType"
+        | "iot:DescribeThingType"
+        | "iot:DeprecateThingType"
+        | "iot:DeleteThingType" => &[THING_TYPE],
         "iot:CreateJobTemplate" => &[TEMPLATE, JOB],
         "iot:DescribeJobTemplate" | "iot:DeleteJobTemplate" => &[TEMPLATE],
         "iot:CreateThingGroup"
         | "iot:DescribeThingGroup"
         | "iot:DeleteThingGroup"
+        | "iot:UpdateThingGroup"
+        | "iot:DeleteDynamicThingGroup"
         | "iot:ListThingsInThingGroup" => &[GROUP],
+        // A dynamic group's query runs on the fleet index.
+        "iot:CreateDynamicThingGroup" | "iot:UpdateDynamicThingGroup" => &[GROUP, INDEX],
         "iot:AddThingToThingGroup" | "iot:RemoveThingFromThingGroup" => &[THING, GROUP],
         "iot:ListJobs"
         | "iot:ListJobTemplates"
         | "iot:ListThings"
         | "iot:ListThingGroups"
+        | "iot:ListThingTypes"
         | "iot:DescribeEndpoint" => &["*"],
         other => bail!("no IAM resource scope is known for {other}; add it to iot_resources"),
     };

@@ -66,7 +66,14 @@ pub fn from_code(operation: &'static str, code: &str, message: String) -> Domain
         // The edge validated every field already, so what AWS still refuses is a conflict with
         // the state of the resources (a SNAPSHOT job given new targets, a group with children).
         "InvalidRequestException" => DomainError::Conflict(message),
-        "InvalidQueryException" => DomainError::validation("queryString", message),
+        "InvalidQueryException" => DomainError::InvalidQuery(format!("queryString: {message}")),
+        "IndexNotReadyException" => DomainError::Unavailable(
+            "AWS IoT's fleet index is still being built; retry later".into(),
+        ),
+        "RequestEntityTooLargeException" => DomainError::validation(
+            "desired",
+            format!("AWS IoT refused the shadow as too large: {message}"),
+        ),
         "ThrottlingException" | "TooManyRequestsException" => DomainError::Throttled {
             message: "AWS IoT is throttling requests; retry after a pause".into(),
             retry_after_seconds: RETRY_AFTER_SECONDS,

@@ -7,22 +7,19 @@
 
 mod convert;
 pub mod error;
+mod registry;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_iot::types as iot;
 use convert::{required, required_timestamp, timestamp};
 use error::map_sdk_error;
 use models::fields::Text;
-use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
+use models::ids::{JobId, JobTemplateId, Location, Target, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
     JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
-};
-use models::registry::{
-    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
 };
 use models::{Backend, DomainError, NextToken, Page, PageRequest, Result};
 use tokio::sync::OnceCell;
@@ -45,6 +42,8 @@ pub struct AwsIot {
     /// What the jobs data plane client is built from, when it is not given.
     config: Option<aws_config::SdkConfig>,
     jobs_data: OnceCell<aws_sdk_iotjobsdataplane::Client>,
+    /// The device shadow data plane, found like the jobs data plane.
+    shadows: OnceCell<aws_sdk_iotdataplane::Client>,
     location: Location,
 }
 
@@ -75,6 +74,7 @@ impl AwsIot {
             iot: aws_sdk_iot::Client::new(&config),
             config: Some(config),
             jobs_data: OnceCell::new(),
+            shadows: OnceCell::new(),
             location,
         }
     }
@@ -83,12 +83,14 @@ impl AwsIot {
     pub fn with_clients(
         iot: aws_sdk_iot::Client,
         jobs_data: aws_sdk_iotjobsdataplane::Client,
+        shadows: aws_sdk_iotdataplane::Client,
         location: Location,
     ) -> Self {
         AwsIot {
             iot,
             config: None,
             jobs_data: OnceCell::new_with(Some(jobs_data)),
+            shadows: OnceCell::new_with(Some(shadows)),
             location,
         }
     }
@@ -122,6 +124,38 @@ impl AwsIot {
                     .endpoint_url(format!("https://{address}"))
                     .build();
                 Ok(aws_sdk_iotjobsdataplane::Client::from_conf(data_config))
+            })
+            .await
+    }
+
+    /// The device shadow data plane client, found like the jobs data plane's (`iot:Data-ATS`).
+    async fn shadows(&self) -> Result<&aws_sdk_iotdataplane::Client> {
+        self.shadows
+            .get_or_try_init(|| async {
+                let config = self.config.as_ref().ok_or_else(|| {
+                    DomainError::Internal("no configuration for the shadow data plane".into())
+                })?;
+                let explicit = std::env::var_os("AWS_ENDPOINT_URL_IOT_DATA_PLANE").is_some()
+                    || config.endpoint_url().is_some();
+                if explicit {
+                    return Ok(aws_sdk_iotdataplane::Client::new(config));
+                }
+                let endpoint = self
+                    .iot
+                    .describe_endpoint()
+                    .endpoint_type("iot:Data-ATS")
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error("DescribeEndpoint", e))?;
+                let address = required(
+                    endpoint.endpoint_address(),
+                    "DescribeEndpoint",
+                    "endpointAddress",
+                )?;
+                let data_config = aws_sdk_iotdataplane::config::Builder::from(config)
+                    .endpoint_url(format!("https://{address}"))
+                    .build();
+                Ok(aws_sdk_iotdataplane::Client::from_conf(data_config))
             })
             .await
     }
@@ -780,317 +814,6 @@ impl Backend for AwsIot {
                 created_at: required_timestamp(t.created_at(), OP, "createdAt")?,
             });
         }
-        Ok(Page {
-            items,
-            next_token: next(output.next_token()),
-        })
-    }
-
-    async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
-        const OP: &str = "CreateThing";
-        let attributes: std::collections::HashMap<String, String> = thing
-            .attributes
-            .as_map()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let payload = iot::AttributePayload::builder()
-            .set_attributes(Some(attributes))
-            .build();
-        let output = self
-            .iot
-            .create_thing()
-            .thing_name(thing.thing_name.as_str())
-            .attribute_payload(payload)
-            .send()
-            .await
-            .map_err(|e| {
-                named(map_sdk_error(OP, e), || {
-                    format!(
-                        "thing {:?} already exists with different attributes",
-                        thing.thing_name.as_str()
-                    )
-                })
-            })?;
-        Ok(Created {
-            name: thing.thing_name.to_string(),
-            id: required(output.thing_id(), OP, "thingId")?.to_owned(),
-            arn: arn_or(output.thing_arn(), || {
-                self.location.thing_arn(&thing.thing_name)
-            }),
-        })
-    }
-
-    async fn describe_thing(&self, name: &ThingName) -> Result<Thing> {
-        const OP: &str = "DescribeThing";
-        let t = self
-            .iot
-            .describe_thing()
-            .thing_name(name.as_str())
-            .send()
-            .await
-            .map_err(|e| {
-                let error = named(map_sdk_error(OP, e), || {
-                    format!("thing {:?} does not exist", name.as_str())
-                });
-                refused("thingName", error)
-            })?;
-        Ok(Thing {
-            thing_name: name.clone(),
-            thing_id: required(t.thing_id(), OP, "thingId")?.to_owned(),
-            thing_arn: arn_or(t.thing_arn(), || self.location.thing_arn(name)),
-            attributes: convert::sorted(t.attributes()),
-            version: t.version(),
-        })
-    }
-
-    async fn list_things(&self, page: PageRequest) -> Result<Page<ThingSummary>> {
-        const OP: &str = "ListThings";
-        let output = self
-            .iot
-            .list_things()
-            .max_results(page_size(&page))
-            .set_next_token(token(&page))
-            .send()
-            .await
-            .map_err(|e| paged(map_sdk_error(OP, e)))?;
-        let mut items = Vec::with_capacity(output.things().len());
-        for t in output.things() {
-            let name = parse_id(
-                ThingName::parse(required(t.thing_name(), OP, "thingName")?),
-                OP,
-            )?;
-            items.push(ThingSummary {
-                thing_arn: arn_or(t.thing_arn(), || self.location.thing_arn(&name)),
-                thing_name: name,
-                attributes: convert::sorted(t.attributes()),
-                version: t.version(),
-            });
-        }
-        Ok(Page {
-            items,
-            next_token: next(output.next_token()),
-        })
-    }
-
-    async fn delete_thing(&self, name: &ThingName) -> Result<()> {
-        match self
-            .iot
-            .delete_thing()
-            .thing_name(name.as_str())
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match map_sdk_error("DeleteThing", e) {
-                // AWS documents DeleteThing of a missing thing as a success; some endpoints say 404.
-                DomainError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created> {
-        const OP: &str = "CreateThingGroup";
-        let parent = group
-            .parent_group_name
-            .as_ref()
-            .map(|p| p.as_str().to_owned());
-        let properties = iot::ThingGroupProperties::builder()
-            .set_thing_group_description(group.thing_group_description.map(String::from))
-            .build();
-        let output = self
-            .iot
-            .create_thing_group()
-            .thing_group_name(group.thing_group_name.as_str())
-            .set_parent_group_name(parent.clone())
-            .thing_group_properties(properties)
-            .send()
-            .await
-            .map_err(|e| match map_sdk_error(OP, e) {
-                DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
-                    "thing group {:?} already exists with a different parent or description",
-                    group.thing_group_name.as_str()
-                )),
-                DomainError::NotFound(_) => DomainError::NotFound(format!(
-                    "parentGroupName: thing group {:?} does not exist",
-                    parent.as_deref().unwrap_or_default()
-                )),
-                other => other,
-            })?;
-        Ok(Created {
-            name: group.thing_group_name.to_string(),
-            id: required(output.thing_group_id(), OP, "thingGroupId")?.to_owned(),
-            arn: arn_or(output.thing_group_arn(), || {
-                self.location.thing_group_arn(&group.thing_group_name)
-            }),
-        })
-    }
-
-    async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup> {
-        const OP: &str = "DescribeThingGroup";
-        let g = self
-            .iot
-            .describe_thing_group()
-            .thing_group_name(name.as_str())
-            .send()
-            .await
-            .map_err(|e| {
-                let error = named(map_sdk_error(OP, e), || {
-                    format!("thing group {:?} does not exist", name.as_str())
-                });
-                refused("thingGroupName", error)
-            })?;
-        let metadata = required(g.thing_group_metadata(), OP, "thingGroupMetadata")?;
-        let mut chain = Vec::new();
-        for ancestor in metadata.root_to_parent_thing_groups() {
-            let group_name = parse_id(
-                ThingGroupName::parse(required(ancestor.group_name(), OP, "groupName")?),
-                OP,
-            )?;
-            chain.push(GroupNameAndArn {
-                group_arn: arn_or(ancestor.group_arn(), || {
-                    self.location.thing_group_arn(&group_name)
-                }),
-                group_name,
-            });
-        }
-        Ok(ThingGroup {
-            thing_group_name: name.clone(),
-            thing_group_id: required(g.thing_group_id(), OP, "thingGroupId")?.to_owned(),
-            thing_group_arn: arn_or(g.thing_group_arn(), || self.location.thing_group_arn(name)),
-            version: g.version(),
-            thing_group_properties: models::registry::ThingGroupProperties {
-                thing_group_description: g
-                    .thing_group_properties()
-                    .and_then(|p| p.thing_group_description())
-                    .map(str::to_owned),
-            },
-            thing_group_metadata: models::registry::ThingGroupMetadata {
-                parent_group_name: metadata
-                    .parent_group_name()
-                    .map(|p| parse_id(ThingGroupName::parse(p), OP))
-                    .transpose()?,
-                root_to_parent_thing_groups: chain,
-                creation_date: required_timestamp(metadata.creation_date(), OP, "creationDate")?,
-            },
-        })
-    }
-
-    async fn list_thing_groups(
-        &self,
-        name_prefix: Option<String>,
-        page: PageRequest,
-    ) -> Result<Page<GroupNameAndArn>> {
-        const OP: &str = "ListThingGroups";
-        let output = self
-            .iot
-            .list_thing_groups()
-            .set_name_prefix_filter(name_prefix)
-            .max_results(page_size(&page))
-            .set_next_token(token(&page))
-            .send()
-            .await
-            .map_err(|e| paged(map_sdk_error(OP, e)))?;
-        let mut items = Vec::with_capacity(output.thing_groups().len());
-        for g in output.thing_groups() {
-            let group_name = parse_id(
-                ThingGroupName::parse(required(g.group_name(), OP, "groupName")?),
-                OP,
-            )?;
-            items.push(GroupNameAndArn {
-                group_arn: arn_or(g.group_arn(), || self.location.thing_group_arn(&group_name)),
-                group_name,
-            });
-        }
-        Ok(Page {
-            items,
-            next_token: next(output.next_token()),
-        })
-    }
-
-    async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()> {
-        self.iot
-            .delete_thing_group()
-            .thing_group_name(name.as_str())
-            .send()
-            .await
-            .map_err(|e| map_sdk_error("DeleteThingGroup", e))?;
-        Ok(())
-    }
-
-    async fn add_thing_to_thing_group(
-        &self,
-        group: &ThingGroupName,
-        thing: &ThingName,
-    ) -> Result<()> {
-        self.iot
-            .add_thing_to_thing_group()
-            .thing_group_name(group.as_str())
-            .thing_name(thing.as_str())
-            .send()
-            .await
-            .map_err(|e| {
-                named(map_sdk_error("AddThingToThingGroup", e), || {
-                    format!(
-                        "thing group {:?} or thing {:?} does not exist",
-                        group.as_str(),
-                        thing.as_str()
-                    )
-                })
-            })?;
-        Ok(())
-    }
-
-    async fn remove_thing_from_thing_group(
-        &self,
-        group: &ThingGroupName,
-        thing: &ThingName,
-    ) -> Result<()> {
-        self.iot
-            .remove_thing_from_thing_group()
-            .thing_group_name(group.as_str())
-            .thing_name(thing.as_str())
-            .send()
-            .await
-            .map_err(|e| {
-                named(map_sdk_error("RemoveThingFromThingGroup", e), || {
-                    format!(
-                        "thing group {:?} or thing {:?} does not exist",
-                        group.as_str(),
-                        thing.as_str()
-                    )
-                })
-            })?;
-        Ok(())
-    }
-
-    async fn list_things_in_thing_group(
-        &self,
-        group: &ThingGroupName,
-        recursive: bool,
-        page: PageRequest,
-    ) -> Result<Page<ThingName>> {
-        const OP: &str = "ListThingsInThingGroup";
-        let output = self
-            .iot
-            .list_things_in_thing_group()
-            .thing_group_name(group.as_str())
-            .recursive(recursive)
-            .max_results(page_size(&page))
-            .set_next_token(token(&page))
-            .send()
-            .await
-            .map_err(|e| {
-                paged(named(map_sdk_error(OP, e), || {
-                    format!("thing group {:?} does not exist", group.as_str())
-                }))
-            })?;
-        let items = output
-            .things()
-            .iter()
-            .map(|name| parse_id(ThingName::parse(name.clone()), OP))
-            .collect::<Result<Vec<_>>>()?;
         Ok(Page {
             items,
             next_token: next(output.next_token()),

@@ -65,8 +65,25 @@ CREATE TABLE IF NOT EXISTS things (
     thing_id    TEXT NOT NULL,
     attributes  TEXT NOT NULL,
     version     INTEGER NOT NULL,
-    created_at  INTEGER NOT NULL
+    created_at  INTEGER NOT NULL,
+    thing_type  TEXT
 );
+CREATE INDEX IF NOT EXISTS things_by_type ON things (thing_type) WHERE thing_type IS NOT NULL;
+CREATE TABLE IF NOT EXISTS thing_types (
+    seq               INTEGER PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE,
+    type_id           TEXT NOT NULL,
+    description       TEXT,
+    searchable        TEXT NOT NULL,
+    deprecated_at     INTEGER,
+    created_at        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shadows (
+    thing_name   TEXT NOT NULL,
+    shadow_name  TEXT NOT NULL,
+    document     TEXT NOT NULL,
+    PRIMARY KEY (thing_name, shadow_name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS thing_groups (
     seq          INTEGER PRIMARY KEY,
     name         TEXT NOT NULL UNIQUE,
@@ -74,7 +91,9 @@ CREATE TABLE IF NOT EXISTS thing_groups (
     parent_name  TEXT,
     description  TEXT,
     version      INTEGER NOT NULL,
-    created_at   INTEGER NOT NULL
+    created_at   INTEGER NOT NULL,
+    attributes   TEXT NOT NULL DEFAULT '{}',
+    query        TEXT
 );
 CREATE INDEX IF NOT EXISTS thing_groups_by_parent ON thing_groups (parent_name);
 CREATE TABLE IF NOT EXISTS group_members (
@@ -164,10 +183,10 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 2: the timers of IN_PROGRESS executions.
     "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
      ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
@@ -184,6 +203,11 @@ const MIGRATIONS: [&str; 3] = [
      ALTER TABLE jobs ADD COLUMN rollout_next_at INTEGER;
      ALTER TABLE jobs ADD COLUMN rollout_rate INTEGER;
      ALTER TABLE jobs ADD COLUMN rollout_mark INTEGER NOT NULL DEFAULT 0;",
+    // 5: thing types, group attributes, dynamic groups' queries (thing types and shadows are
+    // new tables, which SCHEMA creates).
+    "ALTER TABLE things ADD COLUMN thing_type TEXT;
+     ALTER TABLE thing_groups ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+     ALTER TABLE thing_groups ADD COLUMN query TEXT;",
 ];
 
 /// Why the store could not be opened.

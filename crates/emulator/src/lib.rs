@@ -7,9 +7,12 @@
 mod clock;
 mod db;
 mod device;
+mod index;
 mod jobs;
 mod paging;
 mod registry;
+mod shadows;
+mod thing_types;
 mod timers;
 
 use std::sync::Arc;
@@ -21,18 +24,24 @@ use models::device::{
 };
 use models::fields::Text;
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
+use models::ids::{ShadowName, ThingTypeName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
     JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
 };
+use models::query::Query;
 use models::registry::{
-    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
+    CreateDynamicThingGroup, CreateThing, CreateThingGroup, CreateThingType, Created, GroupFilter,
+    GroupNameAndArn, Thing, ThingDocument, ThingFilter, ThingGroup, ThingSummary, ThingType,
+    UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
 };
-use models::{Backend, Page, PageRequest, Result};
+use models::shadow::{ShadowDocument, ShadowUpdate};
+use models::{Backend, Page, PageRequest, Registry, Result};
 
 pub use clock::Clock;
 pub use db::{OpenError, Storage};
+pub use thing_types::DEFAULT_DELETE_WAIT as DEFAULT_THING_TYPE_DELETE_WAIT;
 
 /// The account and region the emulator pretends to be, unless told otherwise.
 pub fn default_location() -> Location {
@@ -46,6 +55,8 @@ pub struct Emulator {
     location: Location,
     db: Arc<db::Db>,
     clock: Clock,
+    /// How long a deprecated thing type must wait before it may be deleted.
+    thing_type_delete_wait: std::time::Duration,
 }
 
 impl Emulator {
@@ -55,7 +66,15 @@ impl Emulator {
             location,
             db: db::Db::open(storage)?,
             clock: Clock::System,
+            thing_type_delete_wait: thing_types::DEFAULT_DELETE_WAIT,
         })
+    }
+
+    /// How long a deprecated thing type must wait before it may be deleted (AWS IoT's five
+    /// minutes unless told otherwise).
+    pub fn with_thing_type_delete_wait(mut self, wait: std::time::Duration) -> Self {
+        self.thing_type_delete_wait = wait;
+        self
     }
 
     /// The emulator on `clock` instead of the system's. A manual clock resumes from the time a
@@ -274,7 +293,10 @@ impl Backend for Emulator {
         self.read(move |here, conn| jobs::list_templates(conn, here, page))
             .await
     }
+}
 
+#[async_trait]
+impl Registry for Emulator {
     async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
         self.write(move |here, tx, now| registry::create_thing(tx, here, thing, new_id(), now))
             .await
@@ -286,14 +308,73 @@ impl Backend for Emulator {
             .await
     }
 
-    async fn list_things(&self, page: PageRequest) -> Result<Page<ThingSummary>> {
-        self.read(move |here, conn| registry::list_things(conn, here, page))
+    async fn list_things(
+        &self,
+        filter: ThingFilter,
+        page: PageRequest,
+    ) -> Result<Page<ThingSummary>> {
+        self.read(move |here, conn| registry::list_things(conn, here, filter, page))
             .await
     }
 
-    async fn delete_thing(&self, name: &ThingName) -> Result<()> {
+    async fn update_thing(&self, name: &ThingName, update: UpdateThing) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, now| registry::delete_thing(tx, &name, now))
+        self.write(move |_, tx, now| registry::update_thing(tx, &name, update, now))
+            .await
+    }
+
+    async fn delete_thing(&self, name: &ThingName, expected_version: Option<i64>) -> Result<()> {
+        let name = name.clone();
+        self.write(move |_, tx, now| registry::delete_thing(tx, &name, expected_version, now))
+            .await
+    }
+
+    async fn list_thing_groups_for_thing(
+        &self,
+        name: &ThingName,
+        page: PageRequest,
+    ) -> Result<Page<GroupNameAndArn>> {
+        let name = name.clone();
+        self.read(move |here, conn| registry::list_groups_for_thing(conn, here, &name, page))
+            .await
+    }
+
+    async fn search_things(&self, query: &Query, page: PageRequest) -> Result<Page<ThingDocument>> {
+        let query = query.clone();
+        self.read(move |_, conn| index::search(conn, &query, page))
+            .await
+    }
+
+    async fn create_thing_type(&self, thing_type: CreateThingType) -> Result<Created> {
+        self.write(move |here, tx, now| thing_types::create(tx, here, thing_type, new_id(), now))
+            .await
+    }
+
+    async fn describe_thing_type(&self, name: &ThingTypeName) -> Result<ThingType> {
+        let name = name.clone();
+        self.read(move |here, conn| thing_types::describe(conn, here, &name))
+            .await
+    }
+
+    async fn list_thing_types(
+        &self,
+        name: Option<ThingTypeName>,
+        page: PageRequest,
+    ) -> Result<Page<ThingType>> {
+        self.read(move |here, conn| thing_types::list(conn, here, name, page))
+            .await
+    }
+
+    async fn deprecate_thing_type(&self, name: &ThingTypeName, undo: bool) -> Result<()> {
+        let name = name.clone();
+        self.write(move |_, tx, now| thing_types::deprecate(tx, &name, undo, now))
+            .await
+    }
+
+    async fn delete_thing_type(&self, name: &ThingTypeName) -> Result<()> {
+        let name = name.clone();
+        let wait = self.thing_type_delete_wait;
+        self.write(move |_, tx, now| thing_types::delete(tx, &name, wait, now))
             .await
     }
 
@@ -310,16 +391,30 @@ impl Backend for Emulator {
 
     async fn list_thing_groups(
         &self,
-        name_prefix: Option<String>,
+        filter: GroupFilter,
         page: PageRequest,
     ) -> Result<Page<GroupNameAndArn>> {
-        self.read(move |here, conn| registry::list_groups(conn, here, name_prefix, page))
+        self.read(move |here, conn| registry::list_groups(conn, here, filter, page))
             .await
     }
 
-    async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()> {
+    async fn update_thing_group(
+        &self,
+        name: &ThingGroupName,
+        update: UpdateThingGroup,
+    ) -> Result<i64> {
         let name = name.clone();
-        self.write(move |_, tx, _| registry::delete_group(tx, &name))
+        self.write(move |_, tx, _| registry::update_group(tx, &name, update))
+            .await
+    }
+
+    async fn delete_thing_group(
+        &self,
+        name: &ThingGroupName,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let name = name.clone();
+        self.write(move |_, tx, _| registry::delete_group(tx, &name, expected_version))
             .await
     }
 
@@ -351,6 +446,73 @@ impl Backend for Emulator {
     ) -> Result<Page<ThingName>> {
         let group = group.clone();
         self.read(move |_, conn| registry::list_members(conn, &group, recursive, page))
+            .await
+    }
+
+    async fn create_dynamic_thing_group(&self, group: CreateDynamicThingGroup) -> Result<Created> {
+        self.write(move |here, tx, now| {
+            registry::create_dynamic_group(tx, here, group, new_id(), now)
+        })
+        .await
+    }
+
+    async fn update_dynamic_thing_group(
+        &self,
+        name: &ThingGroupName,
+        update: UpdateDynamicThingGroup,
+    ) -> Result<i64> {
+        let name = name.clone();
+        self.write(move |_, tx, now| registry::update_dynamic_group(tx, &name, update, now))
+            .await
+    }
+
+    async fn delete_dynamic_thing_group(
+        &self,
+        name: &ThingGroupName,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
+        let name = name.clone();
+        self.write(move |_, tx, now| {
+            registry::delete_dynamic_group(tx, &name, expected_version, now)
+        })
+        .await
+    }
+
+    async fn get_shadow(
+        &self,
+        thing: &ThingName,
+        shadow: Option<&ShadowName>,
+    ) -> Result<ShadowDocument> {
+        let (thing, shadow) = (thing.clone(), shadow.cloned());
+        let now = self.clock.millis();
+        self.read(move |_, conn| shadows::get(conn, &thing, shadow.as_ref(), now))
+            .await
+    }
+
+    async fn update_shadow(
+        &self,
+        thing: &ThingName,
+        shadow: Option<&ShadowName>,
+        update: ShadowUpdate,
+    ) -> Result<i64> {
+        let (thing, shadow) = (thing.clone(), shadow.cloned());
+        self.write(move |_, tx, now| shadows::update(tx, &thing, shadow.as_ref(), &update, now))
+            .await
+    }
+
+    async fn delete_shadow(&self, thing: &ThingName, shadow: Option<&ShadowName>) -> Result<()> {
+        let (thing, shadow) = (thing.clone(), shadow.cloned());
+        self.write(move |_, tx, now| shadows::delete(tx, &thing, shadow.as_ref(), now))
+            .await
+    }
+
+    async fn list_named_shadows(
+        &self,
+        thing: &ThingName,
+        page: PageRequest,
+    ) -> Result<Page<ShadowName>> {
+        let thing = thing.clone();
+        self.read(move |_, conn| shadows::list_named(conn, &thing, page))
             .await
     }
 }

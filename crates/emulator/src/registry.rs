@@ -1,12 +1,15 @@
-//! Things, thing groups and membership (`shared/reference/aws-iot-semantics.md` sections 9 and
-//! 10), and the job executions that membership changes start or remove.
+//! Things, thing groups (static and dynamic) and membership (`shared/reference/aws-iot-semantics.md`
+//! sections 9 and 10), and the job executions that membership changes start or remove.
 
 use std::collections::BTreeMap;
 
-use models::ids::{Location, ThingGroupName, ThingName};
+use models::ids::{Location, ThingGroupName, ThingName, ThingTypeName};
+use models::query::Query;
 use models::registry::{
-    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingGroupMetadata,
-    ThingGroupProperties, ThingSummary, MAX_GROUPS_PER_THING,
+    Attributes, CreateDynamicThingGroup, CreateThing, CreateThingGroup, Created, DynamicGroupQuery,
+    GroupFilter, GroupNameAndArn, Thing, ThingFilter, ThingGroup, ThingGroupMetadata,
+    ThingGroupProperties, ThingSummary, UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
+    INDEX_NAME, MAX_GROUPS_PER_THING, QUERY_VERSION,
 };
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::clock::{timestamp, Millis};
 use crate::db::{Fail, Res};
 use crate::jobs::{self, stored_id};
-use crate::paging;
+use crate::{index, paging, thing_types};
 
 /// Deepest thing group hierarchy AWS IoT allows.
 const MAX_GROUP_DEPTH: usize = 7;
@@ -89,29 +92,42 @@ pub(crate) fn create_thing(
     id: String,
     now: Millis,
 ) -> Res<Created> {
-    let attributes = serde_json::to_string(thing.attributes.as_map()).unwrap_or_default();
-    let existing: Option<(String, String)> = conn
-        .prepare_cached("SELECT thing_id, attributes FROM things WHERE name = ?1")?
-        .query_row([thing.thing_name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+    let attributes = to_json(thing.attributes.as_map());
+    let thing_type = thing.thing_type_name.as_ref().map(ThingTypeName::as_str);
+    let existing: Option<(String, String, Option<String>)> = conn
+        .prepare_cached("SELECT thing_id, attributes, thing_type FROM things WHERE name = ?1")?
+        .query_row([thing.thing_name.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    let thing_id = match existing {
-        // Creating a thing again with the same configuration succeeds, as in AWS IoT.
-        Some((thing_id, stored)) if stored == attributes => thing_id,
-        Some(_) => {
-            return Err(DomainError::AlreadyExists(format!(
-                "thing {:?} already exists with different attributes",
-                thing.thing_name.as_str()
-            ))
-            .into())
-        }
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO things (name, thing_id, attributes, version, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
+    let thing_id =
+        match existing {
+            // Creating a thing again with the same configuration succeeds, as in AWS IoT.
+            Some((thing_id, stored, stored_type))
+                if stored == attributes && stored_type.as_deref() == thing_type =>
+            {
+                thing_id
+            }
+            Some(_) => {
+                return Err(DomainError::AlreadyExists(format!(
+                    "thing {:?} already exists with different attributes or thing type",
+                    thing.thing_name.as_str()
+                ))
+                .into())
+            }
+            None => {
+                if let Some(type_name) = &thing.thing_type_name {
+                    thing_types::require_usable(conn, type_name, "thingTypeName")?;
+                }
+                conn.prepare_cached(
+                "INSERT INTO things (name, thing_id, attributes, version, created_at, thing_type) \
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5)",
             )?
-            .execute(params![thing.thing_name.as_str(), id, attributes, now])?;
-            id
-        }
-    };
+            .execute(params![thing.thing_name.as_str(), id, attributes, now, thing_type])?;
+                index::refresh_thing(conn, &thing.thing_name, now)?;
+                id
+            }
+        };
     Ok(Created {
         arn: here.thing_arn(&thing.thing_name),
         name: thing.thing_name.into(),
@@ -119,47 +135,87 @@ pub(crate) fn create_thing(
     })
 }
 
-fn parse_attributes(text: &str) -> rusqlite::Result<BTreeMap<String, String>> {
+fn to_json(map: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(map).unwrap_or_default()
+}
+
+pub(crate) fn parse_attributes(text: &str) -> rusqlite::Result<BTreeMap<String, String>> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
+fn thing_type_column(value: Option<String>) -> rusqlite::Result<Option<ThingTypeName>> {
+    value
+        .map(|t| ThingTypeName::parse(t).map_err(stored_name_error))
+        .transpose()
+}
+
 pub(crate) fn describe_thing(conn: &Connection, here: &Location, name: &ThingName) -> Res<Thing> {
-    conn.prepare_cached("SELECT thing_id, attributes, version FROM things WHERE name = ?1")?
-        .query_row([name.as_str()], |r| {
-            Ok(Thing {
-                thing_name: name.clone(),
-                thing_id: r.get(0)?,
-                thing_arn: here.thing_arn(name),
-                attributes: parse_attributes(&r.get::<_, String>(1)?)?,
-                version: r.get(2)?,
-            })
+    conn.prepare_cached(
+        "SELECT thing_id, attributes, version, thing_type FROM things WHERE name = ?1",
+    )?
+    .query_row([name.as_str()], |r| {
+        Ok(Thing {
+            thing_name: name.clone(),
+            thing_id: r.get(0)?,
+            thing_arn: here.thing_arn(name),
+            thing_type_name: thing_type_column(r.get(3)?)?,
+            attributes: parse_attributes(&r.get::<_, String>(1)?)?,
+            version: r.get(2)?,
         })
-        .optional()?
-        .ok_or_else(|| thing_not_found(name))
+    })
+    .optional()?
+    .ok_or_else(|| thing_not_found(name))
 }
 
 pub(crate) fn list_things(
     conn: &Connection,
     here: &Location,
+    filter: ThingFilter,
     page: PageRequest,
 ) -> Res<Page<ThingSummary>> {
     let after = paging::after_seq("things", &page)?;
+    let (attribute_path, attribute_value) = match &filter.attribute {
+        Some((name, value)) => (Some(format!("$.\"{name}\"")), Some(value.clone())),
+        None => (None, None),
+    };
+    let thing_type = filter.thing_type_name.as_ref().map(ThingTypeName::as_str);
     let rows = conn
-        .prepare_cached("SELECT seq, name, attributes, version FROM things WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
-        .query_map(params![after, paging::fetch_limit(&page)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, parse_attributes(&r.get::<_, String>(2)?)?, r.get(3)?))
-        })?
+        .prepare_cached(
+            "SELECT seq, name, attributes, version, thing_type FROM things WHERE seq > ?1 \
+             AND (?3 IS NULL OR thing_type = ?3) \
+             AND (?4 IS NULL OR json_extract(attributes, ?4) = ?5) \
+             ORDER BY seq LIMIT ?2",
+        )?
+        .query_map(
+            params![
+                after,
+                paging::fetch_limit(&page),
+                thing_type,
+                attribute_path,
+                attribute_value
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    parse_attributes(&r.get::<_, String>(2)?)?,
+                    r.get(3)?,
+                    thing_type_column(r.get(4)?)?,
+                ))
+            },
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     let mut items = Vec::with_capacity(rows.len());
-    for (seq, name, attributes, version) in rows {
+    for (seq, name, attributes, version, thing_type_name) in rows {
         let name = stored_id(ThingName::parse(name))?;
         items.push((
             seq.to_string(),
             ThingSummary {
                 thing_arn: here.thing_arn(&name),
                 thing_name: name,
+                thing_type_name,
                 attributes,
                 version,
             },
@@ -168,8 +224,95 @@ pub(crate) fn list_things(
     Ok(paging::finish("things", &page, items))
 }
 
-/// Deleting a thing takes it out of its groups and REMOVES its QUEUED executions.
-pub(crate) fn delete_thing(conn: &Connection, name: &ThingName, now: Millis) -> Res<()> {
+fn version_conflict(what: String, expected: i64, actual: i64) -> Fail {
+    DomainError::VersionConflict(format!(
+        "expectedVersion {expected} does not match {what}'s version {actual}"
+    ))
+    .into()
+}
+
+pub(crate) fn update_thing(
+    conn: &Connection,
+    name: &ThingName,
+    update: UpdateThing,
+    now: Millis,
+) -> Res<()> {
+    let (attributes, version, thing_type): (String, i64, Option<String>) = conn
+        .prepare_cached("SELECT attributes, version, thing_type FROM things WHERE name = ?1")?
+        .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or_else(|| thing_not_found(name))?;
+    if let Some(expected) = update.expected_version {
+        if expected != version {
+            return Err(version_conflict(
+                format!("thing {:?}", name.as_str()),
+                expected,
+                version,
+            ));
+        }
+    }
+    let mut new_type = thing_type;
+    if let Some(type_name) = &update.thing_type_name {
+        if new_type.as_deref() != Some(type_name.as_str()) {
+            thing_types::require_usable(conn, type_name, "thingTypeName")?;
+        }
+        new_type = Some(type_name.as_str().to_owned());
+    }
+    if update.remove_thing_type {
+        new_type = None;
+    }
+    let current = parse_attributes(&attributes)?;
+    let new_attributes = match &update.attributes {
+        Some(given) => given.applied_to(&current, update.merge),
+        None => current,
+    };
+    // What the thing would become conflicts with a limit: a 409, as AWS IoT's InvalidRequest is.
+    let limit = if new_type.is_some() {
+        Attributes::MAX
+    } else {
+        Attributes::MAX_WITHOUT_TYPE
+    };
+    if new_attributes.len() > limit {
+        return Err(DomainError::Conflict(format!(
+            "thing {:?} would have {} attributes; a thing {} has at most {limit}",
+            name.as_str(),
+            new_attributes.len(),
+            if new_type.is_some() {
+                "with a thing type"
+            } else {
+                "without a thing type"
+            },
+        ))
+        .into());
+    }
+    conn.prepare_cached(
+        "UPDATE things SET attributes = ?2, thing_type = ?3, version = version + 1 WHERE name = ?1",
+    )?
+    .execute(params![name.as_str(), to_json(&new_attributes), new_type])?;
+    index::refresh_thing(conn, name, now)
+}
+
+/// Deleting a thing takes it out of its groups and REMOVES its QUEUED executions. Its shadows
+/// stay: **[inferred]** AWS IoT keeps shadows apart from the registry.
+pub(crate) fn delete_thing(
+    conn: &Connection,
+    name: &ThingName,
+    expected_version: Option<i64>,
+    now: Millis,
+) -> Res<()> {
+    if let Some(expected) = expected_version {
+        let version: Option<i64> = conn
+            .prepare_cached("SELECT version FROM things WHERE name = ?1")?
+            .query_row([name.as_str()], |r| r.get(0))
+            .optional()?;
+        if let Some(version) = version.filter(|v| *v != expected) {
+            return Err(version_conflict(
+                format!("thing {:?}", name.as_str()),
+                expected,
+                version,
+            ));
+        }
+    }
     let deleted = conn
         .prepare_cached("DELETE FROM things WHERE name = ?1")?
         .execute([name.as_str()])?;
@@ -188,6 +331,48 @@ pub(crate) fn delete_thing(conn: &Connection, name: &ThingName, now: Millis) -> 
     Ok(())
 }
 
+/// A group's id, parent, description, attributes and query (None for a static group).
+type StoredGroup = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn stored_group(conn: &Connection, name: &str) -> Res<Option<StoredGroup>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT group_id, parent_name, description, attributes, query FROM thing_groups WHERE name = ?1",
+        )?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?)
+}
+
+fn is_dynamic(conn: &Connection, name: &str) -> Res<Option<bool>> {
+    Ok(conn
+        .prepare_cached("SELECT query IS NOT NULL FROM thing_groups WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+fn dynamic_group_conflict(name: &ThingGroupName, what: &str) -> Fail {
+    DomainError::Conflict(format!(
+        "thing group {:?} is dynamic: {what}",
+        name.as_str()
+    ))
+    .into()
+}
+
+fn static_group_conflict(name: &ThingGroupName) -> Fail {
+    DomainError::Conflict(format!(
+        "thing group {:?} is static; use /thing-groups/{} for it",
+        name.as_str(),
+        name.as_str()
+    ))
+    .into()
+}
+
 pub(crate) fn create_group(
     conn: &Connection,
     here: &Location,
@@ -198,34 +383,44 @@ pub(crate) fn create_group(
     let name = group.thing_group_name.as_str();
     let parent = group.parent_group_name.as_ref().map(ThingGroupName::as_str);
     let description = group.thing_group_description.as_ref().map(|d| d.as_str());
-    let existing: Option<(String, Option<String>, Option<String>)> = conn
-        .prepare_cached(
-            "SELECT group_id, parent_name, description FROM thing_groups WHERE name = ?1",
-        )?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
+    let attributes = to_json(group.attributes.as_map());
     let created = |group_id: String| Created {
         arn: here.thing_group_arn(&group.thing_group_name),
         name: name.to_owned(),
         id: group_id,
     };
-    if let Some((group_id, stored_parent, stored_description)) = existing {
+    if let Some((group_id, stored_parent, stored_description, stored_attributes, query)) =
+        stored_group(conn, name)?
+    {
         // The same group created again succeeds, as in AWS IoT.
-        if stored_parent.as_deref() == parent && stored_description.as_deref() == description {
+        if query.is_none()
+            && stored_parent.as_deref() == parent
+            && stored_description.as_deref() == description
+            && stored_attributes == attributes
+        {
             return Ok(created(group_id));
         }
         return Err(DomainError::AlreadyExists(format!(
-            "thing group {name:?} already exists with a different parent or description"
+            "thing group {name:?} already exists with a different parent, description or attributes"
         ))
         .into());
     }
     if let Some(parent_name) = &group.parent_group_name {
-        if !group_exists(conn, parent_name)? {
-            return Err(DomainError::NotFound(format!(
-                "parentGroupName: thing group {:?} does not exist",
-                parent_name.as_str()
-            ))
-            .into());
+        match is_dynamic(conn, parent_name.as_str())? {
+            None => {
+                return Err(DomainError::NotFound(format!(
+                    "parentGroupName: thing group {:?} does not exist",
+                    parent_name.as_str()
+                ))
+                .into())
+            }
+            Some(true) => {
+                return Err(dynamic_group_conflict(
+                    parent_name,
+                    "dynamic groups cannot have child groups",
+                ))
+            }
+            Some(false) => {}
         }
         if ancestors(conn, parent_name.as_str())?.len() + 2 > MAX_GROUP_DEPTH {
             return Err(DomainError::LimitExceeded(format!(
@@ -235,10 +430,10 @@ pub(crate) fn create_group(
         }
     }
     conn.prepare_cached(
-        "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at) \
-         VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+        "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at, attributes) \
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
     )?
-    .execute(params![name, id, parent, description, now])?;
+    .execute(params![name, id, parent, description, now, attributes])?;
     Ok(created(id))
 }
 
@@ -249,7 +444,8 @@ pub(crate) fn describe_group(
 ) -> Res<ThingGroup> {
     let mut group = conn
         .prepare_cached(
-            "SELECT group_id, parent_name, description, version, created_at FROM thing_groups WHERE name = ?1",
+            "SELECT group_id, parent_name, description, version, created_at, attributes, query \
+             FROM thing_groups WHERE name = ?1",
         )?
         .query_row([name.as_str()], |r| {
             Ok(ThingGroup {
@@ -257,7 +453,10 @@ pub(crate) fn describe_group(
                 thing_group_id: r.get(0)?,
                 thing_group_arn: here.thing_group_arn(name),
                 version: r.get(3)?,
-                thing_group_properties: ThingGroupProperties { thing_group_description: r.get(2)? },
+                thing_group_properties: ThingGroupProperties {
+                    thing_group_description: r.get(2)?,
+                    attributes: parse_attributes(&r.get::<_, String>(5)?)?,
+                },
                 thing_group_metadata: ThingGroupMetadata {
                     parent_group_name: r
                         .get::<_, Option<String>>(1)?
@@ -266,6 +465,15 @@ pub(crate) fn describe_group(
                     root_to_parent_thing_groups: Vec::new(),
                     creation_date: timestamp(r.get(4)?),
                 },
+                dynamic: r
+                    .get::<_, Option<String>>(6)?
+                    .map(|query_string| DynamicGroupQuery {
+                        index_name: INDEX_NAME.into(),
+                        query_string,
+                        query_version: QUERY_VERSION.into(),
+                        // Membership is kept current in the same transaction as every change.
+                        status: "ACTIVE".into(),
+                    }),
             })
         })
         .optional()?
@@ -288,37 +496,179 @@ fn stored_name_error(e: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
 }
 
-pub(crate) fn list_groups(
-    conn: &Connection,
+fn group_names_page(
     here: &Location,
-    name_prefix: Option<String>,
-    page: PageRequest,
+    list: &str,
+    page: &PageRequest,
+    rows: Vec<(String, String)>,
 ) -> Res<Page<GroupNameAndArn>> {
-    let after = paging::after_seq("groups", &page)?;
-    let rows = conn
-        .prepare_cached(
-            "SELECT seq, name FROM thing_groups WHERE seq > ?1 AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) \
-             ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(params![after, name_prefix, paging::fetch_limit(&page)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let mut items = Vec::with_capacity(rows.len());
-    for (seq, name) in rows {
+    for (key, name) in rows {
         let group_name = stored_id(ThingGroupName::parse(name))?;
         items.push((
-            seq.to_string(),
+            key,
             GroupNameAndArn {
                 group_arn: here.thing_group_arn(&group_name),
                 group_name,
             },
         ));
     }
-    Ok(paging::finish("groups", &page, items))
+    Ok(paging::finish(list, page, items))
 }
 
-pub(crate) fn delete_group(conn: &Connection, name: &ThingGroupName) -> Res<()> {
+pub(crate) fn list_groups(
+    conn: &Connection,
+    here: &Location,
+    filter: GroupFilter,
+    page: PageRequest,
+) -> Res<Page<GroupNameAndArn>> {
+    let after = paging::after_seq("groups", &page)?;
+    let parent = filter.parent_group.as_ref().map(ThingGroupName::as_str);
+    if let Some(parent_name) = &filter.parent_group {
+        if !group_exists(conn, parent_name)? {
+            return Err(DomainError::NotFound(format!(
+                "parentGroup: thing group {:?} does not exist",
+                parent_name.as_str()
+            ))
+            .into());
+        }
+    }
+    // Which groups: with a parent, its children (or, recursive, all its descendants); without,
+    // every group (or, not recursive, the roots).
+    let sql = format!(
+        "{TREE} SELECT seq, name FROM thing_groups WHERE seq > ?2 \
+         AND (?3 IS NULL OR substr(name, 1, length(?3)) = ?3) \
+         AND CASE WHEN ?1 IS NULL THEN (?4 OR parent_name IS NULL) \
+                  WHEN ?4 THEN name IN (SELECT name FROM tree) AND name <> ?1 \
+                  ELSE parent_name = ?1 END \
+         ORDER BY seq LIMIT ?5"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            params![
+                parent,
+                after,
+                filter.name_prefix,
+                filter.recursive,
+                paging::fetch_limit(&page)
+            ],
+            |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, String>(1)?)),
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    group_names_page(here, "groups", &page, rows)
+}
+
+pub(crate) fn list_groups_for_thing(
+    conn: &Connection,
+    here: &Location,
+    thing: &ThingName,
+    page: PageRequest,
+) -> Res<Page<GroupNameAndArn>> {
+    if !thing_exists(conn, thing)? {
+        return Err(thing_not_found(thing));
+    }
+    let after = paging::after_key("thing-groups", &page)?.unwrap_or_default();
+    let rows = conn
+        .prepare_cached(
+            "SELECT group_name, group_name FROM group_members WHERE thing_name = ?1 AND group_name > ?2 \
+             ORDER BY group_name LIMIT ?3",
+        )?
+        .query_map(params![thing.as_str(), after, paging::fetch_limit(&page)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    group_names_page(here, "thing-groups", &page, rows)
+}
+
+/// Applies a description and attribute change to a group and returns its new version.
+fn update_group_row(
+    conn: &Connection,
+    name: &ThingGroupName,
+    update: &UpdateThingGroup,
+    query: Option<&Query>,
+) -> Res<i64> {
+    let (_, _, description, attributes, _) =
+        stored_group(conn, name.as_str())?.ok_or_else(|| group_not_found(name))?;
+    let version: i64 = conn
+        .prepare_cached("SELECT version FROM thing_groups WHERE name = ?1")?
+        .query_row([name.as_str()], |r| r.get(0))?;
+    if let Some(expected) = update.expected_version {
+        if expected != version {
+            return Err(version_conflict(
+                format!("thing group {:?}", name.as_str()),
+                expected,
+                version,
+            ));
+        }
+    }
+    let description = update
+        .thing_group_description
+        .as_ref()
+        .map(|d| d.as_str().to_owned())
+        .or(description);
+    let current = parse_attributes(&attributes)?;
+    let attributes = match &update.attributes {
+        Some(given) => given.applied_to(&current, update.merge),
+        None => current,
+    };
+    if attributes.len() > Attributes::MAX {
+        return Err(DomainError::validation(
+            "attributes",
+            format!("a thing group has at most {} attributes", Attributes::MAX),
+        )
+        .into());
+    }
+    conn.prepare_cached(
+        "UPDATE thing_groups SET description = ?2, attributes = ?3, query = coalesce(?4, query), \
+         version = version + 1 WHERE name = ?1",
+    )?
+    .execute(params![
+        name.as_str(),
+        description,
+        to_json(&attributes),
+        query.map(Query::as_str)
+    ])?;
+    Ok(version + 1)
+}
+
+pub(crate) fn update_group(
+    conn: &Connection,
+    name: &ThingGroupName,
+    update: UpdateThingGroup,
+) -> Res<i64> {
+    update_group_row(conn, name, &update, None)
+}
+
+fn check_version(conn: &Connection, name: &ThingGroupName, expected: Option<i64>) -> Res<()> {
+    if let Some(expected) = expected {
+        let version: Option<i64> = conn
+            .prepare_cached("SELECT version FROM thing_groups WHERE name = ?1")?
+            .query_row([name.as_str()], |r| r.get(0))
+            .optional()?;
+        if let Some(version) = version.filter(|v| *v != expected) {
+            return Err(version_conflict(
+                format!("thing group {:?}", name.as_str()),
+                expected,
+                version,
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_group(
+    conn: &Connection,
+    name: &ThingGroupName,
+    expected_version: Option<i64>,
+) -> Res<()> {
+    if is_dynamic(conn, name.as_str())? == Some(true) {
+        return Err(dynamic_group_conflict(
+            name,
+            "delete it with DELETE /dynamic-thing-groups/{name}",
+        ));
+    }
+    check_version(conn, name, expected_version)?;
     let has_children: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM thing_groups WHERE parent_name = ?1)")?
         .query_row([name.as_str()], |r| r.get(0))?;
@@ -331,6 +681,87 @@ pub(crate) fn delete_group(conn: &Connection, name: &ThingGroupName) -> Res<()> 
     }
     conn.prepare_cached("DELETE FROM group_members WHERE group_name = ?1")?
         .execute([name.as_str()])?;
+    conn.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?
+        .execute([name.as_str()])?;
+    Ok(())
+}
+
+pub(crate) fn create_dynamic_group(
+    conn: &Connection,
+    here: &Location,
+    group: CreateDynamicThingGroup,
+    id: String,
+    now: Millis,
+) -> Res<Created> {
+    let name = group.thing_group_name.as_str();
+    let description = group.thing_group_description.as_ref().map(|d| d.as_str());
+    let attributes = to_json(group.attributes.as_map());
+    let created = |group_id: String| Created {
+        arn: here.thing_group_arn(&group.thing_group_name),
+        name: name.to_owned(),
+        id: group_id,
+    };
+    if let Some((group_id, _, stored_description, stored_attributes, query)) =
+        stored_group(conn, name)?
+    {
+        if query.as_deref() == Some(group.query.as_str())
+            && stored_description.as_deref() == description
+            && stored_attributes == attributes
+        {
+            return Ok(created(group_id));
+        }
+        return Err(DomainError::AlreadyExists(format!(
+            "thing group {name:?} already exists with a different query, description or attributes"
+        ))
+        .into());
+    }
+    conn.prepare_cached(
+        "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at, attributes, query) \
+         VALUES (?1, ?2, NULL, ?3, 1, ?4, ?5, ?6)",
+    )?
+    .execute(params![name, id, description, now, attributes, group.query.as_str()])?;
+    index::refresh_group(conn, &group.thing_group_name, &group.query, now)?;
+    Ok(created(id))
+}
+
+pub(crate) fn update_dynamic_group(
+    conn: &Connection,
+    name: &ThingGroupName,
+    update: UpdateDynamicThingGroup,
+    now: Millis,
+) -> Res<i64> {
+    match is_dynamic(conn, name.as_str())? {
+        None => return Err(group_not_found(name)),
+        Some(false) => return Err(static_group_conflict(name)),
+        Some(true) => {}
+    }
+    let version = update_group_row(conn, name, &update.properties, update.query.as_ref())?;
+    if let Some(query) = &update.query {
+        index::refresh_group(conn, name, query, now)?;
+    }
+    Ok(version)
+}
+
+pub(crate) fn delete_dynamic_group(
+    conn: &Connection,
+    name: &ThingGroupName,
+    expected_version: Option<i64>,
+    now: Millis,
+) -> Res<()> {
+    match is_dynamic(conn, name.as_str())? {
+        // Deleting a missing group succeeds, as DeleteDynamicThingGroup does.
+        None => return Ok(()),
+        Some(false) => return Err(static_group_conflict(name)),
+        Some(true) => {}
+    }
+    check_version(conn, name, expected_version)?;
+    let members: Vec<String> = conn
+        .prepare_cached("SELECT thing_name FROM group_members WHERE group_name = ?1")?
+        .query_map([name.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for member in members {
+        left(conn, name, &stored_id(ThingName::parse(member))?, now)?;
+    }
     conn.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?
         .execute([name.as_str()])?;
     Ok(())
@@ -376,8 +807,18 @@ pub(crate) fn add_member(
     now: Millis,
 ) -> Res<()> {
     require_thing_and_group(conn, group, thing)?;
+    if is_dynamic(conn, group.as_str())? == Some(true) {
+        return Err(dynamic_group_conflict(
+            group,
+            "its members follow its query",
+        ));
+    }
+    // The static groups the thing is in: only these count towards the limit and hierarchies.
     let groups: Vec<String> = conn
-        .prepare_cached("SELECT group_name FROM group_members WHERE thing_name = ?1")?
+        .prepare_cached(
+            "SELECT m.group_name FROM group_members m JOIN thing_groups g ON g.name = m.group_name \
+             WHERE m.thing_name = ?1 AND g.query IS NULL",
+        )?
         .query_map([thing.as_str()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     if groups.iter().any(|g| g == group.as_str()) {
@@ -404,10 +845,40 @@ pub(crate) fn add_member(
             .into());
         }
     }
+    joined(conn, group, thing, now)?;
+    // A dynamic group may select on thingGroupNames.
+    index::refresh_thing(conn, thing, now)
+}
+
+/// Records a membership and queues the executions of the CONTINUOUS jobs it makes the thing a
+/// target of.
+pub(crate) fn joined(
+    conn: &Connection,
+    group: &ThingGroupName,
+    thing: &ThingName,
+    now: Millis,
+) -> Res<()> {
     conn.prepare_cached("INSERT INTO group_members (group_name, thing_name) VALUES (?1, ?2)")?
         .execute([group.as_str(), thing.as_str()])?;
     for job_id in jobs_targeting_ancestry(conn, group, true)? {
         jobs::queue_execution(conn, &job_id, thing.as_str(), now)?;
+    }
+    Ok(())
+}
+
+/// Ends a membership and REMOVES the QUEUED executions of the jobs that no longer reach the thing.
+pub(crate) fn left(
+    conn: &Connection,
+    group: &ThingGroupName,
+    thing: &ThingName,
+    now: Millis,
+) -> Res<()> {
+    conn.prepare_cached("DELETE FROM group_members WHERE group_name = ?1 AND thing_name = ?2")?
+        .execute([group.as_str(), thing.as_str()])?;
+    for job_id in jobs_targeting_ancestry(conn, group, false)? {
+        if !still_targeted(conn, &job_id, thing)? {
+            jobs::remove_queued_execution(conn, &job_id, thing.as_str(), now)?;
+        }
     }
     Ok(())
 }
@@ -419,19 +890,23 @@ pub(crate) fn remove_member(
     now: Millis,
 ) -> Res<()> {
     require_thing_and_group(conn, group, thing)?;
-    let removed = conn
-        .prepare_cached("DELETE FROM group_members WHERE group_name = ?1 AND thing_name = ?2")?
-        .execute([group.as_str(), thing.as_str()])?;
+    if is_dynamic(conn, group.as_str())? == Some(true) {
+        return Err(dynamic_group_conflict(
+            group,
+            "its members follow its query",
+        ));
+    }
+    let member: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND thing_name = ?2)",
+        )?
+        .query_row([group.as_str(), thing.as_str()], |r| r.get(0))?;
     // **[inferred]** Removing a thing that is not in the group succeeds and changes nothing.
-    if removed == 0 {
+    if !member {
         return Ok(());
     }
-    for job_id in jobs_targeting_ancestry(conn, group, false)? {
-        if !still_targeted(conn, &job_id, thing)? {
-            jobs::remove_queued_execution(conn, &job_id, thing.as_str(), now)?;
-        }
-    }
-    Ok(())
+    left(conn, group, thing, now)?;
+    index::refresh_thing(conn, thing, now)
 }
 
 /// Whether a job still reaches a thing, directly or through any group the thing is still in.

@@ -94,7 +94,9 @@ impl DeviceError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "ServiceUnavailableException",
                 ),
-                DomainError::Validation { .. } | DomainError::LimitExceeded(_) => {
+                DomainError::Validation { .. }
+                | DomainError::LimitExceeded(_)
+                | DomainError::InvalidQuery(_) => {
                     (StatusCode::BAD_REQUEST, "InvalidRequestException")
                 }
             },

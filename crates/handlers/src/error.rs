@@ -46,6 +46,7 @@ impl ApiError {
                 DomainError::Validation { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "ValidationError")
                 }
+                DomainError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "InvalidQuery"),
                 DomainError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFound"),
                 DomainError::AlreadyExists(_) => (StatusCode::CONFLICT, "ResourceAlreadyExists"),
                 DomainError::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),

@@ -3,7 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
-use models::ids::{JobId, JobTemplateId, ThingGroupName, ThingName};
+use models::ids::{JobId, JobTemplateId, ShadowName, ThingGroupName, ThingName, ThingTypeName};
 use models::{DomainError, MaxResults, NextToken, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -118,6 +118,20 @@ pub fn bool_from_string<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+/// `expectedVersion` from a query string: a non-negative integer.
+pub fn version_from_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("must be a non-negative integer, got {text:?}"))
+        })
+}
+
 /// An execution number, from a query string (text) or a body (a number or a string of digits).
 pub fn execution_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -178,4 +192,12 @@ pub fn thing_name(value: String) -> Result<ThingName, ApiError> {
 
 pub fn thing_group_name(value: String) -> Result<ThingGroupName, ApiError> {
     path_param("thingGroupName", value, ThingGroupName::parse)
+}
+
+pub fn thing_type_name(value: String) -> Result<ThingTypeName, ApiError> {
+    path_param("thingTypeName", value, ThingTypeName::parse)
+}
+
+pub fn shadow_name(value: String) -> Result<ShadowName, ApiError> {
+    path_param("shadowName", value, ShadowName::parse)
 }

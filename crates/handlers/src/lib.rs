@@ -9,7 +9,9 @@ pub mod error;
 pub mod extract;
 mod jobs;
 mod registry;
+mod shadows;
 mod templates;
+mod thing_types;
 
 use std::sync::Arc;
 
@@ -81,15 +83,35 @@ operations! {
     "deleteJobTemplate" DELETE "/job-templates/{jobTemplateId}" => templates::delete_job_template, ["iot:DeleteJobTemplate"];
     "createThing" POST "/things" => registry::create_thing, ["iot:CreateThing"];
     "listThings" GET "/things" => registry::list_things, ["iot:ListThings"];
+    "searchThings" GET "/things/search" => registry::search_things, ["iot:SearchIndex"];
     "describeThing" GET "/things/{thingName}" => registry::describe_thing, ["iot:DescribeThing"];
+    "updateThing" PUT "/things/{thingName}" => registry::update_thing, ["iot:UpdateThing"];
     "deleteThing" DELETE "/things/{thingName}" => registry::delete_thing, ["iot:DeleteThing"];
+    "listThingGroupsForThing" GET "/things/{thingName}/thing-groups" => registry::list_thing_groups_for_thing, ["iot:ListThingGroupsForThing"];
+    "getClassicShadow" GET "/things/{thingName}/shadow" => shadows::get_classic_shadow, ["iot:GetThingShadow"];
+    "updateClassicShadow" PUT "/things/{thingName}/shadow" => shadows::update_classic_shadow, ["iot:UpdateThingShadow"];
+    "deleteClassicShadow" DELETE "/things/{thingName}/shadow" => shadows::delete_classic_shadow, ["iot:DeleteThingShadow"];
+    "listNamedShadows" GET "/things/{thingName}/shadows" => shadows::list_named_shadows, ["iot:ListNamedShadowsForThing"];
+    "getNamedShadow" GET "/things/{thingName}/shadows/{shadowName}" => shadows::get_named_shadow, ["iot:GetThingShadow"];
+    "updateNamedShadow" PUT "/things/{thingName}/shadows/{shadowName}" => shadows::update_named_shadow, ["iot:UpdateThingShadow"];
+    "deleteNamedShadow" DELETE "/things/{thingName}/shadows/{shadowName}" => shadows::delete_named_shadow, ["iot:DeleteThingShadow"];
+    "createThingType" POST "/thing-types" => thing_types::create_thing_type, ["iot:CreateThingType"];
+    "listThingTypes" GET "/thing-types" => thing_types::list_thing_types, ["iot:ListThingTypes"];
+    "describeThingType" GET "/thing-types/{thingTypeName}" => thing_types::describe_thing_type, ["iot:DescribeThingType"];
+    "deleteThingType" DELETE "/thing-types/{thingTypeName}" => thing_types::delete_thing_type, ["iot:DeleteThingType"];
+    "deprecateThingType" PUT "/thing-types/{thingTypeName}/deprecate" => thing_types::deprecate_thing_type, ["iot:DeprecateThingType"];
+    "undeprecateThingType" PUT "/thing-types/{thingTypeName}/undeprecate" => thing_types::undeprecate_thing_type, ["iot:DeprecateThingType"];
     "createThingGroup" POST "/thing-groups" => registry::create_thing_group, ["iot:CreateThingGroup"];
     "listThingGroups" GET "/thing-groups" => registry::list_thing_groups, ["iot:ListThingGroups"];
     "describeThingGroup" GET "/thing-groups/{thingGroupName}" => registry::describe_thing_group, ["iot:DescribeThingGroup"];
+    "updateThingGroup" PUT "/thing-groups/{thingGroupName}" => registry::update_thing_group, ["iot:UpdateThingGroup"];
     "deleteThingGroup" DELETE "/thing-groups/{thingGroupName}" => registry::delete_thing_group, ["iot:DeleteThingGroup"];
     "addThingToThingGroup" PUT "/thing-groups/{thingGroupName}/things/{thingName}" => registry::add_thing_to_thing_group, ["iot:AddThingToThingGroup"];
     "removeThingFromThingGroup" DELETE "/thing-groups/{thingGroupName}/things/{thingName}" => registry::remove_thing_from_thing_group, ["iot:RemoveThingFromThingGroup"];
     "listThingsInThingGroup" GET "/thing-groups/{thingGroupName}/things" => registry::list_things_in_thing_group, ["iot:ListThingsInThingGroup"];
+    "createDynamicThingGroup" POST "/dynamic-thing-groups" => registry::create_dynamic_thing_group, ["iot:CreateDynamicThingGroup"];
+    "updateDynamicThingGroup" PUT "/dynamic-thing-groups/{thingGroupName}" => registry::update_dynamic_thing_group, ["iot:UpdateDynamicThingGroup"];
+    "deleteDynamicThingGroup" DELETE "/dynamic-thing-groups/{thingGroupName}" => registry::delete_dynamic_thing_group, ["iot:DeleteDynamicThingGroup"];
 }
 
 /// The API router over a backend. Unknown paths and methods get JSON errors too.

@@ -1,9 +1,13 @@
-//! Handlers of the thing and thing group operations that jobs need.
+//! Handlers of the thing, thing group and search operations.
 
 use axum::extract::{Path, State};
-use models::ids::ThingGroupName;
-use models::registry::{CreateThing, CreateThingGroup};
-use models::{MaxResults, NextToken};
+use models::ids::{ThingGroupName, ThingTypeName};
+use models::registry::{
+    check_attribute_name, check_attribute_value, parse_query, CreateDynamicThingGroupBody,
+    CreateThing, CreateThingGroup, GroupFilter, ThingFilter, UpdateDynamicThingGroupBody,
+    UpdateThing, UpdateThingGroup, MAX_SEARCH_RESULTS,
+};
+use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,17 +20,55 @@ pub async fn create_thing(
     State(backend): State<AppState>,
     Body(body): Body<CreateThing>,
 ) -> HandlerResult {
+    body.validate()?;
     let created = backend.create_thing(body).await?;
     Ok(ok(
         json!({"created": true, "thingName": created.name, "thingId": created.id, "thingArn": created.arn}),
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListThingsQuery {
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+    thing_type_name: Option<ThingTypeName>,
+    attribute_name: Option<String>,
+    attribute_value: Option<String>,
+}
+
 pub async fn list_things(
     State(backend): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ListThingsQuery>,
 ) -> HandlerResult {
-    let page = backend.list_things(q.into_page()).await?;
+    let attribute = match (q.attribute_name, q.attribute_value) {
+        (Some(name), Some(value)) => {
+            check_attribute_name(&name)
+                .map_err(|rule| DomainError::validation("attributeName", rule))?;
+            check_attribute_value(&name, &value)
+                .map_err(|rule| DomainError::validation("attributeValue", rule))?;
+            Some((name, value))
+        }
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(
+                DomainError::validation("attributeValue", "is required with attributeName").into(),
+            )
+        }
+        (None, Some(_)) => {
+            return Err(
+                DomainError::validation("attributeName", "is required with attributeValue").into(),
+            )
+        }
+    };
+    let filter = ThingFilter {
+        thing_type_name: q.thing_type_name,
+        attribute,
+    };
+    let page = backend
+        .list_things(filter, extract::page(q.max_results, q.next_token))
+        .await?;
     Ok(list_response("things", page))
 }
 
@@ -38,12 +80,74 @@ pub async fn describe_thing(
     Ok(ok(json!({ "thing": thing })))
 }
 
+pub async fn update_thing(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<UpdateThing>,
+) -> HandlerResult {
+    let name = thing_name(name)?;
+    body.validate()?;
+    backend.update_thing(&name, body).await?;
+    Ok(ok(json!({"updated": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteQuery {
+    #[serde(default, deserialize_with = "extract::version_from_string")]
+    expected_version: Option<i64>,
+}
+
 pub async fn delete_thing(
     State(backend): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
 ) -> HandlerResult {
-    backend.delete_thing(&thing_name(name)?).await?;
+    backend
+        .delete_thing(&thing_name(name)?, q.expected_version)
+        .await?;
     Ok(ok(json!({"deleted": true})))
+}
+
+pub async fn list_thing_groups_for_thing(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> HandlerResult {
+    let page = backend
+        .list_thing_groups_for_thing(&thing_name(name)?, q.into_page())
+        .await?;
+    Ok(list_response("thingGroups", page))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchQuery {
+    query_string: Option<String>,
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+}
+
+pub async fn search_things(
+    State(backend): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> HandlerResult {
+    let text = q
+        .query_string
+        .ok_or_else(|| DomainError::validation("queryString", "is required"))?;
+    if q.max_results.is_some_and(|m| m.get() > MAX_SEARCH_RESULTS) {
+        return Err(DomainError::validation(
+            "maxResults",
+            format!("a search page holds at most {MAX_SEARCH_RESULTS} things"),
+        )
+        .into());
+    }
+    let query = parse_query(&text)?;
+    let page = backend
+        .search_things(&query, extract::page(q.max_results, q.next_token))
+        .await?;
+    Ok(list_response("things", page))
 }
 
 pub async fn create_thing_group(
@@ -66,15 +170,22 @@ pub struct ListGroupsQuery {
     max_results: Option<MaxResults>,
     next_token: Option<NextToken>,
     name_prefix_filter: Option<ThingGroupName>,
+    parent_group: Option<ThingGroupName>,
+    #[serde(default, deserialize_with = "extract::bool_from_string")]
+    recursive: Option<bool>,
 }
 
 pub async fn list_thing_groups(
     State(backend): State<AppState>,
     Query(q): Query<ListGroupsQuery>,
 ) -> HandlerResult {
-    let prefix = q.name_prefix_filter.map(String::from);
+    let filter = GroupFilter {
+        name_prefix: q.name_prefix_filter.map(String::from),
+        parent_group: q.parent_group,
+        recursive: q.recursive.unwrap_or(true),
+    };
     let page = backend
-        .list_thing_groups(prefix, extract::page(q.max_results, q.next_token))
+        .list_thing_groups(filter, extract::page(q.max_results, q.next_token))
         .await?;
     Ok(list_response("thingGroups", page))
 }
@@ -87,11 +198,25 @@ pub async fn describe_thing_group(
     Ok(ok(json!({ "thingGroup": group })))
 }
 
+pub async fn update_thing_group(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<UpdateThingGroup>,
+) -> HandlerResult {
+    let name = group_name(name)?;
+    body.validate()?;
+    let version = backend.update_thing_group(&name, body).await?;
+    Ok(ok(json!({"updated": true, "version": version})))
+}
+
 pub async fn delete_thing_group(
     State(backend): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
 ) -> HandlerResult {
-    backend.delete_thing_group(&group_name(name)?).await?;
+    backend
+        .delete_thing_group(&group_name(name)?, q.expected_version)
+        .await?;
     Ok(ok(json!({"deleted": true})))
 }
 
@@ -139,4 +264,42 @@ pub async fn list_things_in_thing_group(
         )
         .await?;
     Ok(list_response("things", page))
+}
+
+pub async fn create_dynamic_thing_group(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateDynamicThingGroupBody>,
+) -> HandlerResult {
+    let created = backend
+        .create_dynamic_thing_group(body.into_create()?)
+        .await?;
+    Ok(ok(json!({
+        "created": true,
+        "thingGroupName": created.name,
+        "thingGroupId": created.id,
+        "thingGroupArn": created.arn,
+    })))
+}
+
+pub async fn update_dynamic_thing_group(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<UpdateDynamicThingGroupBody>,
+) -> HandlerResult {
+    let name = group_name(name)?;
+    let version = backend
+        .update_dynamic_thing_group(&name, body.into_update()?)
+        .await?;
+    Ok(ok(json!({"updated": true, "version": version})))
+}
+
+pub async fn delete_dynamic_thing_group(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> HandlerResult {
+    backend
+        .delete_dynamic_thing_group(&group_name(name)?, q.expected_version)
+        .await?;
+    Ok(ok(json!({"deleted": true})))
 }

@@ -1,24 +1,30 @@
 //! The one way handlers reach state. Each method is one AWS IoT operation, so the emulator and
-//! the AWS adapter implement the same contract.
+//! the AWS adapter implement the same contract: [`Backend`] for jobs, [`Registry`] (which every
+//! backend is too) for things, thing types, thing groups, shadows and search.
 
 use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::fields::Text;
 use crate::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
+use crate::ids::{ShadowName, ThingTypeName};
 use crate::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
     JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
 };
 use crate::page::{Page, PageRequest};
+use crate::query::Query;
 use crate::registry::{
-    CreateThing, CreateThingGroup, Created, GroupNameAndArn, Thing, ThingGroup, ThingSummary,
+    CreateDynamicThingGroup, CreateThing, CreateThingGroup, CreateThingType, Created, GroupFilter,
+    GroupNameAndArn, Thing, ThingDocument, ThingFilter, ThingGroup, ThingSummary, ThingType,
+    UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
 };
+use crate::shadow::{ShadowDocument, ShadowUpdate};
 
 /// An AWS IoT control plane (plus the one jobs data-plane call a device makes).
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: Registry {
     /// The region and account the backend's resources live in; ARNs are built from it.
     fn location(&self) -> &Location;
 
@@ -73,24 +79,62 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_job_template(&self, id: &JobTemplateId) -> Result<JobTemplate>;
     async fn delete_job_template(&self, id: &JobTemplateId) -> Result<()>;
     async fn list_job_templates(&self, page: PageRequest) -> Result<Page<JobTemplateSummary>>;
+}
 
+/// The thing registry, its shadows and its search index, as AWS IoT offers them.
+#[async_trait]
+pub trait Registry: Send + Sync + 'static {
     // Things.
     async fn create_thing(&self, thing: CreateThing) -> Result<Created>;
     async fn describe_thing(&self, name: &ThingName) -> Result<Thing>;
-    async fn list_things(&self, page: PageRequest) -> Result<Page<ThingSummary>>;
+    async fn list_things(
+        &self,
+        filter: ThingFilter,
+        page: PageRequest,
+    ) -> Result<Page<ThingSummary>>;
+    async fn update_thing(&self, name: &ThingName, update: UpdateThing) -> Result<()>;
     /// Succeeds when the thing does not exist, as AWS IoT's DeleteThing does.
-    async fn delete_thing(&self, name: &ThingName) -> Result<()>;
+    async fn delete_thing(&self, name: &ThingName, expected_version: Option<i64>) -> Result<()>;
+    async fn list_thing_groups_for_thing(
+        &self,
+        name: &ThingName,
+        page: PageRequest,
+    ) -> Result<Page<GroupNameAndArn>>;
+    /// Things matching a query of the supported subset.
+    async fn search_things(&self, query: &Query, page: PageRequest) -> Result<Page<ThingDocument>>;
+
+    // Thing types.
+    async fn create_thing_type(&self, thing_type: CreateThingType) -> Result<Created>;
+    async fn describe_thing_type(&self, name: &ThingTypeName) -> Result<ThingType>;
+    async fn list_thing_types(
+        &self,
+        name: Option<ThingTypeName>,
+        page: PageRequest,
+    ) -> Result<Page<ThingType>>;
+    /// Deprecates a thing type, or (with `undo`) takes the deprecation back.
+    async fn deprecate_thing_type(&self, name: &ThingTypeName, undo: bool) -> Result<()>;
+    async fn delete_thing_type(&self, name: &ThingTypeName) -> Result<()>;
 
     // Thing groups.
     async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created>;
     async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup>;
     async fn list_thing_groups(
         &self,
-        name_prefix: Option<String>,
+        filter: GroupFilter,
         page: PageRequest,
     ) -> Result<Page<GroupNameAndArn>>;
+    /// Returns the group's new version.
+    async fn update_thing_group(
+        &self,
+        name: &ThingGroupName,
+        update: UpdateThingGroup,
+    ) -> Result<i64>;
     /// Succeeds when the group does not exist, as AWS IoT's DeleteThingGroup does.
-    async fn delete_thing_group(&self, name: &ThingGroupName) -> Result<()>;
+    async fn delete_thing_group(
+        &self,
+        name: &ThingGroupName,
+        expected_version: Option<i64>,
+    ) -> Result<()>;
     async fn add_thing_to_thing_group(
         &self,
         group: &ThingGroupName,
@@ -107,4 +151,36 @@ pub trait Backend: Send + Sync + 'static {
         recursive: bool,
         page: PageRequest,
     ) -> Result<Page<ThingName>>;
+    async fn create_dynamic_thing_group(&self, group: CreateDynamicThingGroup) -> Result<Created>;
+    /// Returns the group's new version.
+    async fn update_dynamic_thing_group(
+        &self,
+        name: &ThingGroupName,
+        update: UpdateDynamicThingGroup,
+    ) -> Result<i64>;
+    async fn delete_dynamic_thing_group(
+        &self,
+        name: &ThingGroupName,
+        expected_version: Option<i64>,
+    ) -> Result<()>;
+
+    // Shadows: `shadow` None is the classic (unnamed) shadow.
+    async fn get_shadow(
+        &self,
+        thing: &ThingName,
+        shadow: Option<&ShadowName>,
+    ) -> Result<ShadowDocument>;
+    /// Returns the shadow's new version.
+    async fn update_shadow(
+        &self,
+        thing: &ThingName,
+        shadow: Option<&ShadowName>,
+        update: ShadowUpdate,
+    ) -> Result<i64>;
+    async fn delete_shadow(&self, thing: &ThingName, shadow: Option<&ShadowName>) -> Result<()>;
+    async fn list_named_shadows(
+        &self,
+        thing: &ThingName,
+        page: PageRequest,
+    ) -> Result<Page<ShadowName>>;
 }

@@ -9,6 +9,9 @@ pub enum DomainError {
     /// A request field is missing, of the wrong type, out of range or not an allowed value.
     #[error("{field}: {rule}")]
     Validation { field: String, rule: String },
+    /// A search or dynamic group query outside the supported subset; the message names the token.
+    #[error("{0}")]
+    InvalidQuery(String),
     /// The named resource does not exist.
     #[error("{0}")]
     NotFound(String),

@@ -100,6 +100,15 @@ identifier!(
     ThingGroupName, 128, Charset::RegistryName
 );
 
+identifier!(
+    /// A thing type name: 1 to 128 of `[a-zA-Z0-9:_-]`.
+    ThingTypeName, 128, Charset::RegistryName
+);
+identifier!(
+    /// A named shadow's name: 1 to 64 of `[a-zA-Z0-9:_-]`.
+    ShadowName, 64, Charset::RegistryName
+);
+
 /// Where a resource lives: the partition-less region and account of an ARN.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Location {
@@ -119,6 +128,9 @@ impl Location {
     }
     pub fn thing_group_arn(&self, name: &ThingGroupName) -> String {
         self.arn("thinggroup", name.as_str())
+    }
+    pub fn thing_type_arn(&self, name: &ThingTypeName) -> String {
+        self.arn("thingtype", name.as_str())
     }
     fn arn(&self, kind: &str, name: &str) -> String {
         format!("arn:aws:iot:{}:{}:{kind}/{name}", self.region, self.account)

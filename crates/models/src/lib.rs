@@ -11,7 +11,8 @@ pub mod job;
 pub mod page;
 pub mod query;
 pub mod registry;
+pub mod shadow;
 
-pub use backend::Backend;
+pub use backend::{Backend, Registry};
 pub use error::{DomainError, Result};
 pub use page::{MaxResults, NextToken, Page, PageRequest};

@@ -158,7 +158,11 @@ impl Field {
     fn values<'a>(&self, thing: &Indexed<'a>) -> Vec<FieldValue<'a>> {
         match self {
             Field::ThingName => vec![FieldValue::Text(thing.thing_name)],
-            Field::ThingTypeName => thing.thing_type_name.map(FieldValue::Text).into_iter().collect(),
+            Field::ThingTypeName => thing
+                .thing_type_name
+                .map(FieldValue::Text)
+                .into_iter()
+                .collect(),
             Field::ThingGroupNames => thing
                 .thing_group_names
                 .iter()
@@ -224,10 +228,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first)
-        || !text.ends_with(last)
-        || text.len() < first.len() + last.len()
-    {
+    if !text.starts_with(first) || !text.ends_with(last) || text.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -248,7 +249,11 @@ enum Token {
     Or,
     Not,
     /// `field:value`, `field:[a TO b]` or `field<op>number`, still to be checked.
-    Term { field: String, op: String, value: String },
+    Term {
+        field: String,
+        op: String,
+        value: String,
+    },
 }
 
 impl Token {
@@ -327,7 +332,11 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
                         "{word}{op} must be followed by a value of [a-zA-Z0-9_-.,@/#=:+] and * wildcards"
                     );
                     return Err(QueryError {
-                        token: if rest.is_empty() { format!("{word}{op}") } else { rest },
+                        token: if rest.is_empty() {
+                            format!("{word}{op}")
+                        } else {
+                            rest
+                        },
                         reason,
                     });
                 }
@@ -350,7 +359,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, QueryError> {
                 });
             }
         } else {
-            let token: String = chars[i..].iter().take_while(|c| !c.is_whitespace()).collect();
+            let token: String = chars[i..]
+                .iter()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
             return Err(QueryError {
                 token,
                 reason: format!("{c:?} is not part of the supported query syntax"),
@@ -431,10 +443,7 @@ impl Parser<'_> {
             }
             None => {
                 return Err(QueryError {
-                    token: self
-                        .tokens
-                        .last()
-                        .map_or_else(String::new, Token::text),
+                    token: self.tokens.last().map_or_else(String::new, Token::text),
                     reason: "the query ends where a term was expected".into(),
                 })
             }
@@ -503,9 +512,11 @@ fn parse_field(field: &str) -> Result<Field, String> {
             } else if let Some(rest) = field.strip_prefix("shadow.desired.") {
                 Ok(Field::Desired(path(rest)?))
             } else {
-                Err("supported fields are thingName, thingTypeName, thingGroupNames, \
+                Err(
+                    "supported fields are thingName, thingTypeName, thingGroupNames, \
                      attributes.NAME, shadow.reported.PATH and shadow.desired.PATH"
-                    .into())
+                        .into(),
+                )
             }
         }
     }

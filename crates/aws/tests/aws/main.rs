@@ -19,6 +19,8 @@ mod mocked;
 mod bad_input;
 #[path = "../../../handlers/tests/api/executions.rs"]
 mod executions;
+#[path = "../../../handlers/tests/api/groups.rs"]
+mod groups;
 #[path = "../../../handlers/tests/api/jobs.rs"]
 mod jobs;
 #[path = "../../../handlers/tests/api/registry.rs"]
@@ -27,3 +29,5 @@ mod registry;
 mod scenarios;
 #[path = "../../../handlers/tests/api/templates.rs"]
 mod templates;
+#[path = "../../../handlers/tests/api/thing_types.rs"]
+mod thing_types;

@@ -200,18 +200,24 @@ impl TestApp {
 }
 
 /// The spec's operation for a concrete request, as (path template, operation object).
+/// The operation serving a path: of the templates that fit it, the one with the most literal
+/// segments (`/things/search` rather than `/things/{thingName}`), as the router chooses.
 fn find_operation<'a>(method: &Method, path: &str) -> Option<(&'a str, &'a Value)> {
     let paths = spec()["paths"].as_object()?;
     let method = method.as_str().to_ascii_lowercase();
-    paths.iter().find_map(|(template, item)| {
-        let segments_match = {
+    paths
+        .iter()
+        .filter_map(|(template, item)| {
             let (t, p): (Vec<&str>, Vec<&str>) =
                 (template.split('/').collect(), path.split('/').collect());
-            t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
-        };
-        let operation = item.get(&method)?;
-        segments_match.then_some((template.as_str(), operation))
-    })
+            let fits =
+                t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p);
+            let literal = t.iter().filter(|s| !s.starts_with('{')).count();
+            fits.then(|| Some((literal, template.as_str(), item.get(&method)?)))
+                .flatten()
+        })
+        .max_by_key(|(literal, _, _)| *literal)
+        .map(|(_, template, operation)| (template, operation))
 }
 
 fn validator_for(pointer: String) -> Arc<jsonschema::Validator> {

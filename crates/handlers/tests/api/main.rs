@@ -8,8 +8,10 @@ mod helpers;
 
 mod bad_input;
 mod executions;
+mod groups;
 mod jobs;
 mod registry;
 mod scenarios;
 mod spec;
 mod templates;
+mod thing_types;

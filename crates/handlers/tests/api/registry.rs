@@ -69,7 +69,10 @@ async fn create_thing_validates_name_and_attributes() {
     );
     app.post("/things", json!({"thingName": "t", "thingTypeName": "x"}))
         .await
-        .assert_error(422, "ValidationError", "unknown field `thingTypeName`");
+        .assert_error(404, "ResourceNotFound", "thingTypeName: thing type \"x\"");
+    app.post("/things", json!({"thingName": "t", "colour": "red"}))
+        .await
+        .assert_error(422, "ValidationError", "unknown field `colour`");
 }
 
 #[tokio::test]

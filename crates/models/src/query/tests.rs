@@ -5,7 +5,11 @@ use serde_json::json;
 
 use super::*;
 
-fn lamp<'a>(attributes: &'a BTreeMap<String, String>, groups: &'a [String], reported: &'a Value) -> Indexed<'a> {
+fn lamp<'a>(
+    attributes: &'a BTreeMap<String, String>,
+    groups: &'a [String],
+    reported: &'a Value,
+) -> Indexed<'a> {
     Indexed {
         thing_name: "lamp-17",
         thing_type_name: Some("LightBulb"),
@@ -22,7 +26,8 @@ fn check(query: &str) -> bool {
         ("watts".to_owned(), "60".to_owned()),
     ]);
     let groups = vec!["kitchen".to_owned(), "floor-1".to_owned()];
-    let reported = json!({"temp": 21.5, "on": true, "fw": {"version": "1.2.0"}, "tags": ["a", "b"]});
+    let reported =
+        json!({"temp": 21.5, "on": true, "fw": {"version": "1.2.0"}, "tags": ["a", "b"]});
     Query::parse(query)
         .unwrap_or_else(|e| panic!("{query:?}: {e}"))
         .matches(&lamp(&attributes, &groups, &reported))
@@ -64,12 +69,22 @@ fn numbers_compare_and_ranges_include_their_ends() {
 fn operators_follow_precedence() {
     assert!(check("thingName:x OR thingTypeName:LightBulb"));
     assert!(!check("thingName:x AND thingTypeName:LightBulb"));
-    assert!(!check("thingName:lamp-17 thingTypeName:Other"), "side by side is AND");
+    assert!(
+        !check("thingName:lamp-17 thingTypeName:Other"),
+        "side by side is AND"
+    );
     assert!(check("NOT thingName:x"));
-    assert!(check("NOT attributes.colour:red"), "NOT of a missing field holds");
+    assert!(
+        check("NOT attributes.colour:red"),
+        "NOT of a missing field holds"
+    );
     // AND binds tighter than OR: x OR (lamp AND LightBulb).
-    assert!(check("thingName:x OR thingName:lamp-17 AND thingTypeName:LightBulb"));
-    assert!(!check("(thingName:x OR thingName:lamp-17) AND thingTypeName:Other"));
+    assert!(check(
+        "thingName:x OR thingName:lamp-17 AND thingTypeName:LightBulb"
+    ));
+    assert!(!check(
+        "(thingName:x OR thingName:lamp-17) AND thingTypeName:Other"
+    ));
     assert!(check("NOT (thingName:x OR thingName:y)"));
 }
 
@@ -91,7 +106,10 @@ fn anything_outside_the_subset_names_its_token() {
     refused("thingName:a)", ")");
     refused("thingName:a OR", "OR");
     refused("shadow.reported..x:1", "shadow.reported..x");
-    refused("shadow.name.config.reported.x:1", "shadow.name.config.reported.x");
+    refused(
+        "shadow.name.config.reported.x:1",
+        "shadow.name.config.reported.x",
+    );
     refused("attributes.w:[1 TO 5", "[1 TO 5");
     assert!(Query::parse("   ").is_err());
     assert!(Query::parse(&"(".repeat(40)).is_err(), "nesting is bounded");

@@ -21,11 +21,56 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod errors;
+mod registry;
 mod requests;
 
 /// Each reason the shared suite gives for ignoring a case on moto, and the tests here that cover
 /// what the adapter does in that case.
 const MOTO_GAPS: &[(&str, &[&str])] = &[
+    (
+        "moto: CreateThingType returns no thingTypeId",
+        &["create_thing_type_sends_its_properties_and_returns_the_id"],
+    ),
+    (
+        "moto: DeleteThingType ignores deprecation, its wait and the things using the type",
+        &[
+            "a_thing_type_aws_will_not_delete_is_a_conflict_with_its_reason",
+            "documented_errors_of_every_operation",
+        ],
+    ),
+    (
+        "moto: UpdateThing and DeleteThing ignore expectedVersion",
+        &[
+            "thing_updates_and_deletes_send_the_expected_version",
+            "documented_errors_of_every_operation",
+        ],
+    ),
+    (
+        "moto: UpdateThing does not limit the attributes of a thing without a type",
+        &["documented_errors_of_every_operation"],
+    ),
+    (
+        "moto: UpdateThingGroup does not bump the version it checks",
+        &[
+            "group_updates_send_properties_and_version_and_return_the_new_one",
+            "documented_errors_of_every_operation",
+        ],
+    ),
+    (
+        "moto: UpdateThingShadow ignores the expected version",
+        &[
+            "shadow_updates_send_the_expected_version_and_read_the_new_one",
+            "documented_errors_of_every_operation",
+        ],
+    ),
+    (
+        "moto: SearchIndex understands only a few query forms",
+        &["search_sends_the_query_to_the_fleet_index_and_reads_its_documents"],
+    ),
+    (
+        "moto: no dynamic thing groups",
+        &["dynamic_groups_send_their_query_and_are_read_back"],
+    ),
     (
         "moto: UpdateJob is not implemented",
         &[
@@ -188,7 +233,12 @@ fn every_case_moto_cannot_play_is_covered_here() {
         Vec::<&String>::new(),
         "reasons in MOTO_GAPS the suite no longer gives"
     );
-    let here = [include_str!("requests.rs"), include_str!("errors.rs")].concat();
+    let here = [
+        include_str!("requests.rs"),
+        include_str!("errors.rs"),
+        include_str!("registry.rs"),
+    ]
+    .concat();
     for (reason, tests) in MOTO_GAPS {
         assert!(!tests.is_empty(), "{reason}: no test");
         for test in *tests {
@@ -241,6 +291,15 @@ fn location() -> Location {
 /// The adapter over mocked clients that retry as the real ones do (standard mode), without the
 /// real back-off pauses.
 fn backend(iot_rules: &[&Rule], data_rules: &[&Rule]) -> AwsIot {
+    backend_with_shadows(iot_rules, data_rules, &[])
+}
+
+/// `backend`, with mocked rules for the shadow data plane too.
+fn backend_with_shadows(
+    iot_rules: &[&Rule],
+    data_rules: &[&Rule],
+    shadow_rules: &[&Rule],
+) -> AwsIot {
     let retries = || {
         aws_sdk_iot::config::retry::RetryConfig::standard()
             .with_initial_backoff(std::time::Duration::from_millis(1))
@@ -254,7 +313,13 @@ fn backend(iot_rules: &[&Rule], data_rules: &[&Rule]) -> AwsIot {
         data_rules,
         |c| c.retry_config(retries())
     );
-    AwsIot::with_clients(iot, data, location())
+    let shadows = mock_client!(
+        aws_sdk_iotdataplane,
+        RuleMode::MatchAny,
+        shadow_rules,
+        |c| c.retry_config(retries())
+    );
+    AwsIot::with_clients(iot, data, shadows, location())
 }
 
 /// Calls the API over `backend`; the reply is checked against `openapi.yaml`.

@@ -1,0 +1,193 @@
+//! The fleet index: what queries see of a thing, search, and dynamic thing group membership,
+//! which is brought up to date in the same transaction as every change that can move it.
+
+use models::ids::{ThingGroupName, ThingName, ThingTypeName};
+use models::query::{Indexed, Query};
+use models::registry::ThingDocument;
+use models::shadow::StoredShadow;
+use models::{DomainError, Page, PageRequest};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::clock::Millis;
+use crate::db::Res;
+use crate::jobs::stored_id;
+use crate::registry::{joined, left, parse_attributes};
+use crate::{paging, shadows};
+
+/// One thing as the index holds it.
+struct Entry {
+    seq: i64,
+    name: String,
+    thing_id: String,
+    thing_type: Option<String>,
+    attributes: std::collections::BTreeMap<String, String>,
+    /// Its static groups: **[inferred]** `thingGroupNames` does not see dynamic groups, so no
+    /// dynamic group's membership depends on another's.
+    groups: Vec<String>,
+    shadow: Option<StoredShadow>,
+}
+
+impl Entry {
+    fn matches(&self, query: &Query) -> bool {
+        let reported = self
+            .shadow
+            .as_ref()
+            .and_then(|s| s.reported.clone())
+            .map(Value::Object);
+        let desired = self
+            .shadow
+            .as_ref()
+            .and_then(|s| s.desired.clone())
+            .map(Value::Object);
+        query.matches(&Indexed {
+            thing_name: &self.name,
+            thing_type_name: self.thing_type.as_deref(),
+            thing_group_names: &self.groups,
+            attributes: &self.attributes,
+            reported: reported.as_ref(),
+            desired: desired.as_ref(),
+        })
+    }
+}
+
+const ENTRY_SQL: &str = "SELECT t.seq, t.name, t.thing_id, t.thing_type, t.attributes, \
+     (SELECT json_group_array(m.group_name) FROM group_members m JOIN thing_groups g ON g.name = m.group_name \
+      WHERE m.thing_name = t.name AND g.query IS NULL), \
+     (SELECT s.document FROM shadows s WHERE s.thing_name = t.name AND s.shadow_name = '') \
+     FROM things t";
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let groups: String = r.get(5)?;
+    let mut groups: Vec<String> = serde_json::from_str(&groups).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    groups.sort();
+    let shadow = r
+        .get::<_, Option<String>>(6)?
+        .map(|doc| shadows::parse(&doc))
+        .transpose()?;
+    Ok(Entry {
+        seq: r.get(0)?,
+        name: r.get(1)?,
+        thing_id: r.get(2)?,
+        thing_type: r.get(3)?,
+        attributes: parse_attributes(&r.get::<_, String>(4)?)?,
+        groups,
+        shadow,
+    })
+}
+
+fn stored_query(text: &str) -> Res<Query> {
+    Query::parse(text).map_err(|e| {
+        DomainError::Internal(format!("stored dynamic group query is invalid: {e}")).into()
+    })
+}
+
+/// Brings every dynamic group's membership of one thing up to date (after the thing, its static
+/// groups or its classic shadow changed).
+pub(crate) fn refresh_thing(conn: &Connection, thing: &ThingName, now: Millis) -> Res<()> {
+    let Some(entry) = conn
+        .prepare_cached(&format!("{ENTRY_SQL} WHERE t.name = ?1"))?
+        .query_row([thing.as_str()], entry)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let groups: Vec<(String, String, bool)> = conn
+        .prepare_cached(
+            "SELECT g.name, g.query, EXISTS (SELECT 1 FROM group_members m WHERE m.group_name = g.name AND m.thing_name = ?1) \
+             FROM thing_groups g WHERE g.query IS NOT NULL",
+        )?
+        .query_map([thing.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (group, query, member) in groups {
+        let matches = entry.matches(&stored_query(&query)?);
+        if matches != member {
+            let group = stored_id(ThingGroupName::parse(group))?;
+            if matches {
+                joined(conn, &group, thing, now)?;
+            } else {
+                left(conn, &group, thing, now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Brings one dynamic group's membership up to date with its query (after it was created or its
+/// query changed).
+pub(crate) fn refresh_group(
+    conn: &Connection,
+    group: &ThingGroupName,
+    query: &Query,
+    now: Millis,
+) -> Res<()> {
+    let entries = conn
+        .prepare_cached(&format!("{ENTRY_SQL} ORDER BY t.seq"))?
+        .query_map([], entry)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for entry in entries {
+        let member: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND thing_name = ?2)")?
+            .query_row(params![group.as_str(), entry.name], |r| r.get(0))?;
+        let matches = entry.matches(query);
+        if matches != member {
+            let thing = stored_id(ThingName::parse(entry.name))?;
+            if matches {
+                joined(conn, group, &thing, now)?;
+            } else {
+                left(conn, group, &thing, now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Things matching a query, in creation order.
+pub(crate) fn search(
+    conn: &Connection,
+    query: &Query,
+    page: PageRequest,
+) -> Res<Page<ThingDocument>> {
+    let after = paging::after_seq("search", &page)?;
+    let mut statement =
+        conn.prepare_cached(&format!("{ENTRY_SQL} WHERE t.seq > ?1 ORDER BY t.seq"))?;
+    let mut rows = statement.query([after])?;
+    let wanted = usize::try_from(paging::fetch_limit(&page)).unwrap_or(usize::MAX);
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        let entry = entry(row)?;
+        if !entry.matches(query) {
+            continue;
+        }
+        let shadow = entry.shadow.as_ref().map(|s| {
+            let mut state = serde_json::Map::new();
+            if let Some(desired) = &s.desired {
+                state.insert("desired".into(), Value::Object(desired.clone()));
+            }
+            if let Some(reported) = &s.reported {
+                state.insert("reported".into(), Value::Object(reported.clone()));
+            }
+            serde_json::json!({ "version": s.version, "state": state })
+        });
+        items.push((
+            entry.seq.to_string(),
+            ThingDocument {
+                thing_name: stored_id(ThingName::parse(entry.name))?,
+                thing_id: entry.thing_id,
+                thing_type_name: entry
+                    .thing_type
+                    .map(|t| stored_id(ThingTypeName::parse(t)))
+                    .transpose()?,
+                thing_group_names: entry.groups,
+                attributes: entry.attributes,
+                shadow,
+            },
+        ));
+        if items.len() >= wanted {
+            break;
+        }
+    }
+    Ok(paging::finish("search", &page, items))
+}

@@ -1,0 +1,84 @@
+//! Handlers of the thing type operations.
+
+use axum::extract::{Path, State};
+use models::ids::ThingTypeName;
+use models::registry::CreateThingType;
+use models::{MaxResults, NextToken};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::extract::{self, thing_type_name, Body, Query};
+use crate::jobs::list_response;
+use crate::{ok, AppState, HandlerResult};
+
+pub async fn create_thing_type(
+    State(backend): State<AppState>,
+    Body(body): Body<CreateThingType>,
+) -> HandlerResult {
+    body.validate()?;
+    let created = backend.create_thing_type(body).await?;
+    Ok(ok(json!({
+        "created": true,
+        "thingTypeName": created.name,
+        "thingTypeId": created.id,
+        "thingTypeArn": created.arn,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListTypesQuery {
+    #[serde(default, deserialize_with = "extract::max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+    thing_type_name: Option<ThingTypeName>,
+}
+
+pub async fn list_thing_types(
+    State(backend): State<AppState>,
+    Query(q): Query<ListTypesQuery>,
+) -> HandlerResult {
+    let page = backend
+        .list_thing_types(
+            q.thing_type_name,
+            extract::page(q.max_results, q.next_token),
+        )
+        .await?;
+    Ok(list_response("thingTypes", page))
+}
+
+pub async fn describe_thing_type(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
+    let thing_type = backend.describe_thing_type(&thing_type_name(name)?).await?;
+    Ok(ok(json!({ "thingType": thing_type })))
+}
+
+pub async fn deprecate_thing_type(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
+    backend
+        .deprecate_thing_type(&thing_type_name(name)?, false)
+        .await?;
+    Ok(ok(json!({"deprecated": true})))
+}
+
+pub async fn undeprecate_thing_type(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
+    backend
+        .deprecate_thing_type(&thing_type_name(name)?, true)
+        .await?;
+    Ok(ok(json!({"undeprecated": true})))
+}
+
+pub async fn delete_thing_type(
+    State(backend): State<AppState>,
+    Path(name): Path<String>,
+) -> HandlerResult {
+    backend.delete_thing_type(&thing_type_name(name)?).await?;
+    Ok(ok(json!({"deleted": true})))
+}
