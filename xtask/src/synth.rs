@@ -887,7 +887,8 @@ mod tests {
             }
             let expected_functions = match grouping {
                 Grouping::PerOperation => handlers::OPERATIONS.len(),
-                Grouping::PerTag => 4,
+                // jobs, job-templates, things, thing-types, thing-groups, shadows
+                Grouping::PerTag => 6,
                 Grouping::Single => 1,
             };
             assert_eq!(served_by.len(), expected_functions, "{grouping:?}");

@@ -95,6 +95,22 @@ impl AwsIot {
         }
     }
 
+    /// A backend over a given IoT client whose data plane endpoints are found as in production:
+    /// from `config`'s endpoint when it has one, else asked of IoT (tests give a mocked client).
+    pub fn with_discovery(
+        iot: aws_sdk_iot::Client,
+        config: aws_config::SdkConfig,
+        location: Location,
+    ) -> Self {
+        AwsIot {
+            iot,
+            config: Some(config),
+            jobs_data: OnceCell::new(),
+            shadows: OnceCell::new(),
+            location,
+        }
+    }
+
     /// The jobs data plane client. Its endpoint is account-specific: an explicit endpoint is used
     /// when configured, otherwise it is asked of IoT once per process.
     async fn jobs_data(&self) -> Result<&aws_sdk_iotjobsdataplane::Client> {

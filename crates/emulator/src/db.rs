@@ -427,6 +427,12 @@ mod tests {
              ALTER TABLE jobs DROP COLUMN rollout_next_at;
              ALTER TABLE jobs DROP COLUMN rollout_rate;
              ALTER TABLE jobs DROP COLUMN rollout_mark;
+             DROP INDEX things_by_type;
+             ALTER TABLE things DROP COLUMN thing_type;
+             ALTER TABLE thing_groups DROP COLUMN attributes;
+             ALTER TABLE thing_groups DROP COLUMN query;
+             DROP TABLE thing_types;
+             DROP TABLE shadows;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -443,6 +449,11 @@ mod tests {
         .unwrap();
         conn.prepare("SELECT abort_config, retry_config FROM jobs")
             .unwrap();
+        conn.prepare("SELECT thing_type FROM things").unwrap();
+        conn.prepare("SELECT attributes, query FROM thing_groups")
+            .unwrap();
+        conn.prepare("SELECT document FROM shadows").unwrap();
+        conn.prepare("SELECT deprecated_at FROM thing_types").unwrap();
         drop(conn);
         std::fs::remove_dir_all(dir).unwrap();
     }

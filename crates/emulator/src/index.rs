@@ -161,15 +161,26 @@ pub(crate) fn search(
         if !entry.matches(query) {
             continue;
         }
+        // As AWS IoT's index holds it: the sections side by side, with metadata and version.
         let shadow = entry.shadow.as_ref().map(|s| {
-            let mut state = serde_json::Map::new();
-            if let Some(desired) = &s.desired {
-                state.insert("desired".into(), Value::Object(desired.clone()));
+            let mut document = serde_json::Map::new();
+            for (key, section) in [("desired", &s.desired), ("reported", &s.reported)] {
+                if let Some(section) = section {
+                    document.insert(key.into(), Value::Object(section.clone()));
+                }
             }
-            if let Some(reported) = &s.reported {
-                state.insert("reported".into(), Value::Object(reported.clone()));
+            let mut metadata = serde_json::Map::new();
+            for (key, section) in [
+                ("desired", &s.desired_metadata),
+                ("reported", &s.reported_metadata),
+            ] {
+                if let Some(section) = section {
+                    metadata.insert(key.into(), Value::Object(section.clone()));
+                }
             }
-            serde_json::json!({ "version": s.version, "state": state })
+            document.insert("metadata".into(), Value::Object(metadata));
+            document.insert("version".into(), s.version.into());
+            Value::Object(document)
         });
         items.push((
             entry.seq.to_string(),

@@ -36,6 +36,7 @@ pub struct Operation {
     pub path: &'static str,
     /// What the function serving this operation must be allowed on AWS: `cargo xtask synth`
     /// grants exactly these, and the AWS backend's tests check the handler calls nothing else.
+    /// Shadow operations also ask IoT once for the account's data endpoint (DescribeEndpoint).
     pub iam_actions: &'static [&'static str],
     route: fn(MethodFilter) -> MethodRouter<AppState>,
 }
@@ -88,13 +89,13 @@ operations! {
     "updateThing" PUT "/things/{thingName}" => registry::update_thing, ["iot:UpdateThing"];
     "deleteThing" DELETE "/things/{thingName}" => registry::delete_thing, ["iot:DeleteThing"];
     "listThingGroupsForThing" GET "/things/{thingName}/thing-groups" => registry::list_thing_groups_for_thing, ["iot:ListThingGroupsForThing"];
-    "getClassicShadow" GET "/things/{thingName}/shadow" => shadows::get_classic_shadow, ["iot:GetThingShadow"];
-    "updateClassicShadow" PUT "/things/{thingName}/shadow" => shadows::update_classic_shadow, ["iot:UpdateThingShadow"];
-    "deleteClassicShadow" DELETE "/things/{thingName}/shadow" => shadows::delete_classic_shadow, ["iot:DeleteThingShadow"];
-    "listNamedShadows" GET "/things/{thingName}/shadows" => shadows::list_named_shadows, ["iot:ListNamedShadowsForThing"];
-    "getNamedShadow" GET "/things/{thingName}/shadows/{shadowName}" => shadows::get_named_shadow, ["iot:GetThingShadow"];
-    "updateNamedShadow" PUT "/things/{thingName}/shadows/{shadowName}" => shadows::update_named_shadow, ["iot:UpdateThingShadow"];
-    "deleteNamedShadow" DELETE "/things/{thingName}/shadows/{shadowName}" => shadows::delete_named_shadow, ["iot:DeleteThingShadow"];
+    "getClassicShadow" GET "/things/{thingName}/shadow" => shadows::get_classic_shadow, ["iot:GetThingShadow", "iot:DescribeEndpoint"];
+    "updateClassicShadow" PUT "/things/{thingName}/shadow" => shadows::update_classic_shadow, ["iot:UpdateThingShadow", "iot:DescribeEndpoint"];
+    "deleteClassicShadow" DELETE "/things/{thingName}/shadow" => shadows::delete_classic_shadow, ["iot:DeleteThingShadow", "iot:DescribeEndpoint"];
+    "listNamedShadows" GET "/things/{thingName}/shadows" => shadows::list_named_shadows, ["iot:ListNamedShadowsForThing", "iot:DescribeEndpoint"];
+    "getNamedShadow" GET "/things/{thingName}/shadows/{shadowName}" => shadows::get_named_shadow, ["iot:GetThingShadow", "iot:DescribeEndpoint"];
+    "updateNamedShadow" PUT "/things/{thingName}/shadows/{shadowName}" => shadows::update_named_shadow, ["iot:UpdateThingShadow", "iot:DescribeEndpoint"];
+    "deleteNamedShadow" DELETE "/things/{thingName}/shadows/{shadowName}" => shadows::delete_named_shadow, ["iot:DeleteThingShadow", "iot:DescribeEndpoint"];
     "createThingType" POST "/thing-types" => thing_types::create_thing_type, ["iot:CreateThingType"];
     "listThingTypes" GET "/thing-types" => thing_types::list_thing_types, ["iot:ListThingTypes"];
     "describeThingType" GET "/thing-types/{thingTypeName}" => thing_types::describe_thing_type, ["iot:DescribeThingType"];

@@ -13,10 +13,20 @@ use tower::ServiceExt;
 /// The app over a fresh emulator with a few resources the events name.
 async fn seeded_app() -> axum::Router {
     lambda::ignore_stage_in_path();
+    // No wait after deprecation, so that a deprecated thing type can be deleted at once.
     let backend =
-        emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location()).unwrap();
+        emulator::Emulator::open(&emulator::Storage::Memory, emulator::default_location())
+            .unwrap()
+            .with_thing_type_delete_wait(std::time::Duration::ZERO);
     let app = lambda::app(Arc::new(backend), &[]).unwrap();
     let seed = [
+        (
+            "POST",
+            "/thing-types",
+            json!({"thingTypeName": "LightBulb"}),
+        ),
+        ("POST", "/thing-types", json!({"thingTypeName": "Retired"})),
+        ("PUT", "/thing-types/Retired/deprecate", json!({})),
         ("POST", "/things", json!({"thingName": "lamp-1"})),
         ("POST", "/things", json!({"thingName": "lamp-3"})),
         ("POST", "/things", json!({"thingName": "lamp:1"})),
@@ -26,6 +36,21 @@ async fn seeded_app() -> axum::Router {
             json!({"thingGroupName": "floor-1"}),
         ),
         ("PUT", "/thing-groups/floor-1/things/lamp-3", json!({})),
+        (
+            "POST",
+            "/dynamic-thing-groups",
+            json!({"thingGroupName": "lamps", "queryString": "thingName:lamp*"}),
+        ),
+        (
+            "PUT",
+            "/things/lamp-1/shadow",
+            json!({"reported": {"on": true}}),
+        ),
+        (
+            "PUT",
+            "/things/lamp-1/shadows/config",
+            json!({"desired": {"mode": "eco"}}),
+        ),
         (
             "POST",
             "/jobs",
@@ -66,7 +91,27 @@ async fn invoke(app: &axum::Router, fixture: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn every_operation_answers_its_real_api_gateway_event() {
-    let cases: [(&str, u16, &str); 30] = [
+    let cases: [(&str, u16, &str); 50] = [
+        ("search_things", 200, "things"),
+        ("update_thing", 200, "updated"),
+        ("list_thing_groups_for_thing", 200, "thingGroups"),
+        ("get_classic_shadow", 200, "thingShadow"),
+        ("update_classic_shadow", 200, "version"),
+        ("delete_classic_shadow", 200, "deleted"),
+        ("list_named_shadows", 200, "thingShadows"),
+        ("get_named_shadow", 200, "thingShadow"),
+        ("update_named_shadow", 200, "version"),
+        ("delete_named_shadow", 200, "deleted"),
+        ("create_thing_type", 200, "thingTypeId"),
+        ("list_thing_types", 200, "thingTypes"),
+        ("describe_thing_type", 200, "thingType"),
+        ("delete_thing_type", 200, "deleted"),
+        ("deprecate_thing_type", 200, "deprecated"),
+        ("undeprecate_thing_type", 200, "undeprecated"),
+        ("update_thing_group", 200, "version"),
+        ("create_dynamic_thing_group", 200, "thingGroupArn"),
+        ("update_dynamic_thing_group", 200, "version"),
+        ("delete_dynamic_thing_group", 200, "deleted"),
         ("create_thing", 200, "created"),
         ("list_things", 200, "things"),
         ("describe_thing", 200, "thing"),

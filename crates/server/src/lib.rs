@@ -59,6 +59,9 @@ pub struct Config {
     /// happen without waiting. It starts now, or where it stood when this database last ran.
     #[arg(long)]
     pub manual_clock: bool,
+    /// Seconds a deprecated thing type must wait before it can be deleted (AWS IoT's 5 minutes).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub thing_type_delete_wait: u64,
 }
 
 impl Config {
@@ -101,7 +104,10 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         account: config.account.clone(),
     };
     let mut emulator = Emulator::open(&storage, location)
-        .with_context(|| format!("opening the local database ({storage:?})"))?;
+        .with_context(|| format!("opening the local database ({storage:?})"))?
+        .with_thing_type_delete_wait(std::time::Duration::from_secs(
+            config.thing_type_delete_wait,
+        ));
     if config.manual_clock {
         emulator = emulator
             .with_clock(Clock::manual(time::OffsetDateTime::now_utc()))

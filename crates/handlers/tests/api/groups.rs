@@ -266,6 +266,22 @@ async fn search_finds_things_by_registry_and_shadow_fields() {
         ["fan-1", "lamp-2"]
     );
     assert_eq!(found("NOT thingTypeName:LightBulb").await, ["fan-1"]);
+    let hot = app
+        .get("/things/search?queryString=shadow.reported.temp%3E40")
+        .await;
+    let document = &hot.assert_ok()["things"][0];
+    assert_eq!(document["thingName"], "lamp-2");
+    assert_eq!(document["thingTypeName"], "LightBulb");
+    assert_eq!(document["attributes"], json!({"watts": "100"}));
+    assert_eq!(document["shadow"]["reported"], json!({"temp": 41}));
+    assert_eq!(document["shadow"]["version"], 1);
+    let fan = app
+        .get("/things/search?queryString=thingName%3Afan-1")
+        .await;
+    assert_eq!(
+        fan.assert_ok()["things"][0]["thingGroupNames"],
+        json!(["kitchen"])
+    );
     let page = app
         .get("/things/search?queryString=thingName%3A*&maxResults=2")
         .await;
@@ -388,6 +404,10 @@ async fn dynamic_groups_follow_their_query_and_feed_continuous_jobs() {
         members(app.get("/thing-groups/overheating/things").await),
         ["cold"]
     );
+    // A REMOVED thing that comes back gets a new execution.
+    let execution = app.get("/jobs/cool-down/things/cold").await.assert_ok()["execution"].clone();
+    assert_eq!(execution["status"], "QUEUED");
+    assert_eq!(execution["executionNumber"], 2);
 
     // Hand-made membership and static paths are refused; a bad query names its token.
     app.put("/thing-groups/overheating/things/hot", None)
@@ -411,13 +431,26 @@ async fn dynamic_groups_follow_their_query_and_feed_continuous_jobs() {
 
     // Deleting a thing REMOVES its queued execution; deleting the group ends the rest.
     app.delete("/things/cold", None).await.assert_ok();
+    assert_eq!(status("cold").await, "REMOVED");
     assert_eq!(
         members(app.get("/thing-groups/overheating/things").await),
         Vec::<String>::new()
     );
+    app.put(
+        "/things/hot/shadow",
+        Some(json!({"reported": {"alarm": true}})),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(status("hot").await, "QUEUED");
     app.delete("/dynamic-thing-groups/overheating", None)
         .await
         .assert_ok();
+    assert_eq!(
+        status("hot").await,
+        "REMOVED",
+        "leaving with the group REMOVES what was queued"
+    );
     app.get("/thing-groups/overheating")
         .await
         .assert_error(404, "ResourceNotFound", "overheating");

@@ -9,8 +9,8 @@ use aws_sdk_iotjobsdataplane::Client;
 use super::*;
 
 /// The API and the device endpoint on free loopback ports, on one in-memory emulator.
-struct Local {
-    api: SocketAddr,
+pub(crate) struct Local {
+    pub(crate) api: SocketAddr,
     device_addr: SocketAddr,
     device: Client,
     _stop: Vec<tokio::sync::oneshot::Sender<()>>,
@@ -20,7 +20,7 @@ async fn local() -> Local {
     local_with(&["--memory"]).await
 }
 
-async fn local_with(args: &[&str]) -> Local {
+pub(crate) async fn local_with(args: &[&str]) -> Local {
     local_on(server::apps(&config(args)).unwrap()).await
 }
 
@@ -52,7 +52,7 @@ async fn local_on(apps: server::Apps) -> Local {
 }
 
 impl Local {
-    async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
         let reply = http(
             self.api,
             Method::POST,
@@ -151,7 +151,7 @@ impl Local {
     }
 
     /// Moves the manual clock; how many timed changes that applied.
-    async fn advance(&self, seconds: u64) -> u64 {
+    pub(crate) async fn advance(&self, seconds: u64) -> u64 {
         let reply = self
             .post(
                 "/_local/clock/advance",
@@ -162,7 +162,7 @@ impl Local {
         reply["applied"].as_u64().unwrap()
     }
 
-    async fn get(&self, path: &str) -> serde_json::Value {
+    pub(crate) async fn get(&self, path: &str) -> serde_json::Value {
         let reply = http(self.api, Method::GET, path, &[], "").await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
         serde_json::from_str(&reply.body).unwrap()

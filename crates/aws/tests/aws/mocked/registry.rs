@@ -266,3 +266,42 @@ async fn dynamic_groups_send_their_query_and_are_read_back() {
     );
     assert_eq!(reply["code"], "InvalidQuery");
 }
+
+#[tokio::test]
+async fn the_shadow_endpoint_is_asked_of_iot_once() {
+    use aws_config::{BehaviorVersion, Region};
+    use aws_sdk_iot::config::Credentials;
+    use aws_smithy_mocks::{mock_client, RuleMode};
+    use tower::ServiceExt;
+
+    // The address IoT gives has nothing listening: the shadow call itself cannot be made.
+    let describe = mock!(aws_sdk_iot::Client::describe_endpoint)
+        .match_requests(|r| r.endpoint_type() == Some("iot:Data-ATS"))
+        .then_output(|| {
+            op::describe_endpoint::DescribeEndpointOutput::builder()
+                .endpoint_address("127.0.0.1:1")
+                .build()
+        });
+    let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, &[&describe]);
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .http_client(aws_backend::http_client())
+        .load()
+        .await;
+    let backend = aws_backend::AwsIot::with_discovery(iot, config, super::location());
+    let router = handlers::router(std::sync::Arc::new(backend));
+    for _ in 0..2 {
+        let request = axum::http::Request::get("/things/lamp-1/shadow")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "the endpoint is found once per process"
+    );
+}
