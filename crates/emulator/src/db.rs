@@ -453,7 +453,8 @@ mod tests {
         conn.prepare("SELECT attributes, query FROM thing_groups")
             .unwrap();
         conn.prepare("SELECT document FROM shadows").unwrap();
-        conn.prepare("SELECT deprecated_at FROM thing_types").unwrap();
+        conn.prepare("SELECT deprecated_at FROM thing_types")
+            .unwrap();
         drop(conn);
         std::fs::remove_dir_all(dir).unwrap();
     }
