@@ -111,67 +111,66 @@ impl AwsIot {
         }
     }
 
-    /// The jobs data plane client. Its endpoint is account-specific: an explicit endpoint is used
-    /// when configured, otherwise it is asked of IoT once per process.
+    /// Where a data plane is: its configuration, and the endpoint to give it when the
+    /// configuration's own is not to be used. Data plane
+    /// endpoints are account-specific: an explicit endpoint (`env_var`, or the configuration's)
+    /// is used when there is one, otherwise IoT is asked for the `endpoint_type` one.
+    async fn data_plane(
+        &self,
+        env_var: &str,
+        endpoint_type: &str,
+    ) -> Result<(&aws_config::SdkConfig, Option<String>)> {
+        let config = self.config.as_ref().ok_or_else(|| {
+            DomainError::Internal(format!(
+                "no configuration to reach the {endpoint_type} endpoint"
+            ))
+        })?;
+        if std::env::var_os(env_var).is_some() || config.endpoint_url().is_some() {
+            return Ok((config, None));
+        }
+        let endpoint = self
+            .iot
+            .describe_endpoint()
+            .endpoint_type(endpoint_type)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DescribeEndpoint", e))?;
+        let address = required(
+            endpoint.endpoint_address(),
+            "DescribeEndpoint",
+            "endpointAddress",
+        )?;
+        Ok((config, Some(format!("https://{address}"))))
+    }
+
+    /// The jobs data plane client, found once per process.
     async fn jobs_data(&self) -> Result<&aws_sdk_iotjobsdataplane::Client> {
         self.jobs_data
             .get_or_try_init(|| async {
-                let config = self.config.as_ref().ok_or_else(|| {
-                    DomainError::Internal("no configuration for the jobs data plane".into())
-                })?;
-                let explicit = std::env::var_os("AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE").is_some()
-                    || config.endpoint_url().is_some();
-                if explicit {
-                    return Ok(aws_sdk_iotjobsdataplane::Client::new(config));
+                let (config, endpoint) = self
+                    .data_plane("AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE", "iot:Jobs")
+                    .await?;
+                let mut builder = aws_sdk_iotjobsdataplane::config::Builder::from(config);
+                if endpoint.is_some() {
+                    builder.set_endpoint_url(endpoint);
                 }
-                let endpoint = self
-                    .iot
-                    .describe_endpoint()
-                    .endpoint_type("iot:Jobs")
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error("DescribeEndpoint", e))?;
-                let address = required(
-                    endpoint.endpoint_address(),
-                    "DescribeEndpoint",
-                    "endpointAddress",
-                )?;
-                let data_config = aws_sdk_iotjobsdataplane::config::Builder::from(config)
-                    .endpoint_url(format!("https://{address}"))
-                    .build();
-                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(data_config))
+                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(builder.build()))
             })
             .await
     }
 
-    /// The device shadow data plane client, found like the jobs data plane's (`iot:Data-ATS`).
+    /// The device shadow data plane client, found once per process.
     async fn shadows(&self) -> Result<&aws_sdk_iotdataplane::Client> {
         self.shadows
             .get_or_try_init(|| async {
-                let config = self.config.as_ref().ok_or_else(|| {
-                    DomainError::Internal("no configuration for the shadow data plane".into())
-                })?;
-                let explicit = std::env::var_os("AWS_ENDPOINT_URL_IOT_DATA_PLANE").is_some()
-                    || config.endpoint_url().is_some();
-                if explicit {
-                    return Ok(aws_sdk_iotdataplane::Client::new(config));
+                let (config, endpoint) = self
+                    .data_plane("AWS_ENDPOINT_URL_IOT_DATA_PLANE", "iot:Data-ATS")
+                    .await?;
+                let mut builder = aws_sdk_iotdataplane::config::Builder::from(config);
+                if endpoint.is_some() {
+                    builder.set_endpoint_url(endpoint);
                 }
-                let endpoint = self
-                    .iot
-                    .describe_endpoint()
-                    .endpoint_type("iot:Data-ATS")
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error("DescribeEndpoint", e))?;
-                let address = required(
-                    endpoint.endpoint_address(),
-                    "DescribeEndpoint",
-                    "endpointAddress",
-                )?;
-                let data_config = aws_sdk_iotdataplane::config::Builder::from(config)
-                    .endpoint_url(format!("https://{address}"))
-                    .build();
-                Ok(aws_sdk_iotdataplane::Client::from_conf(data_config))
+                Ok(aws_sdk_iotdataplane::Client::from_conf(builder.build()))
             })
             .await
     }

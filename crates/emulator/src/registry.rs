@@ -224,11 +224,30 @@ pub(crate) fn list_things(
     Ok(paging::finish("things", &page, items))
 }
 
-fn version_conflict(what: String, expected: i64, actual: i64) -> Fail {
-    DomainError::VersionConflict(format!(
-        "expectedVersion {expected} does not match {what}'s version {actual}"
-    ))
-    .into()
+/// Refuses a change when `expected` is given and differs from the stored version of the thing
+/// (`table` "things") or thing group ("thing_groups") named `name`; a missing one passes.
+fn require_version(conn: &Connection, table: &str, name: &str, expected: Option<i64>) -> Res<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let version: Option<i64> = conn
+        .prepare_cached(&format!("SELECT version FROM {table} WHERE name = ?1"))?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    match version {
+        Some(version) if version != expected => {
+            let what = if table == "things" {
+                "thing"
+            } else {
+                "thing group"
+            };
+            Err(DomainError::VersionConflict(format!(
+                "expectedVersion {expected} does not match {what} {name:?}'s version {version}"
+            ))
+            .into())
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn update_thing(
@@ -237,20 +256,12 @@ pub(crate) fn update_thing(
     update: UpdateThing,
     now: Millis,
 ) -> Res<()> {
-    let (attributes, version, thing_type): (String, i64, Option<String>) = conn
-        .prepare_cached("SELECT attributes, version, thing_type FROM things WHERE name = ?1")?
-        .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let (attributes, thing_type): (String, Option<String>) = conn
+        .prepare_cached("SELECT attributes, thing_type FROM things WHERE name = ?1")?
+        .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| thing_not_found(name))?;
-    if let Some(expected) = update.expected_version {
-        if expected != version {
-            return Err(version_conflict(
-                format!("thing {:?}", name.as_str()),
-                expected,
-                version,
-            ));
-        }
-    }
+    require_version(conn, "things", name.as_str(), update.expected_version)?;
     let mut new_type = thing_type;
     if let Some(type_name) = &update.thing_type_name {
         if new_type.as_deref() != Some(type_name.as_str()) {
@@ -300,19 +311,7 @@ pub(crate) fn delete_thing(
     expected_version: Option<i64>,
     now: Millis,
 ) -> Res<()> {
-    if let Some(expected) = expected_version {
-        let version: Option<i64> = conn
-            .prepare_cached("SELECT version FROM things WHERE name = ?1")?
-            .query_row([name.as_str()], |r| r.get(0))
-            .optional()?;
-        if let Some(version) = version.filter(|v| *v != expected) {
-            return Err(version_conflict(
-                format!("thing {:?}", name.as_str()),
-                expected,
-                version,
-            ));
-        }
-    }
+    require_version(conn, "things", name.as_str(), expected_version)?;
     let deleted = conn
         .prepare_cached("DELETE FROM things WHERE name = ?1")?
         .execute([name.as_str()])?;
@@ -590,18 +589,7 @@ fn update_group_row(
 ) -> Res<i64> {
     let (_, _, description, attributes, _) =
         stored_group(conn, name.as_str())?.ok_or_else(|| group_not_found(name))?;
-    let version: i64 = conn
-        .prepare_cached("SELECT version FROM thing_groups WHERE name = ?1")?
-        .query_row([name.as_str()], |r| r.get(0))?;
-    if let Some(expected) = update.expected_version {
-        if expected != version {
-            return Err(version_conflict(
-                format!("thing group {:?}", name.as_str()),
-                expected,
-                version,
-            ));
-        }
-    }
+    require_version(conn, "thing_groups", name.as_str(), update.expected_version)?;
     let description = update
         .thing_group_description
         .as_ref()
@@ -619,17 +607,20 @@ fn update_group_row(
         )
         .into());
     }
-    conn.prepare_cached(
-        "UPDATE thing_groups SET description = ?2, attributes = ?3, query = coalesce(?4, query), \
-         version = version + 1 WHERE name = ?1",
-    )?
-    .execute(params![
-        name.as_str(),
-        description,
-        to_json(&attributes),
-        query.map(Query::as_str)
-    ])?;
-    Ok(version + 1)
+    Ok(conn
+        .prepare_cached(
+            "UPDATE thing_groups SET description = ?2, attributes = ?3, query = coalesce(?4, query), \
+             version = version + 1 WHERE name = ?1 RETURNING version",
+        )?
+        .query_row(
+            params![
+                name.as_str(),
+                description,
+                to_json(&attributes),
+                query.map(Query::as_str)
+            ],
+            |r| r.get(0),
+        )?)
 }
 
 pub(crate) fn update_group(
@@ -638,23 +629,6 @@ pub(crate) fn update_group(
     update: UpdateThingGroup,
 ) -> Res<i64> {
     update_group_row(conn, name, &update, None)
-}
-
-fn check_version(conn: &Connection, name: &ThingGroupName, expected: Option<i64>) -> Res<()> {
-    if let Some(expected) = expected {
-        let version: Option<i64> = conn
-            .prepare_cached("SELECT version FROM thing_groups WHERE name = ?1")?
-            .query_row([name.as_str()], |r| r.get(0))
-            .optional()?;
-        if let Some(version) = version.filter(|v| *v != expected) {
-            return Err(version_conflict(
-                format!("thing group {:?}", name.as_str()),
-                expected,
-                version,
-            ));
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn delete_group(
@@ -668,7 +642,7 @@ pub(crate) fn delete_group(
             "delete it with DELETE /dynamic-thing-groups/{name}",
         ));
     }
-    check_version(conn, name, expected_version)?;
+    require_version(conn, "thing_groups", name.as_str(), expected_version)?;
     let has_children: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM thing_groups WHERE parent_name = ?1)")?
         .query_row([name.as_str()], |r| r.get(0))?;
@@ -754,7 +728,7 @@ pub(crate) fn delete_dynamic_group(
         Some(false) => return Err(static_group_conflict(name)),
         Some(true) => {}
     }
-    check_version(conn, name, expected_version)?;
+    require_version(conn, "thing_groups", name.as_str(), expected_version)?;
     let members: Vec<String> = conn
         .prepare_cached("SELECT thing_name FROM group_members WHERE group_name = ?1")?
         .query_map([name.as_str()], |r| r.get(0))?
