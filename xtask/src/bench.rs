@@ -19,6 +19,8 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::{cargo, run_checked};
 
+pub mod registry;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds each throughput scenario runs.

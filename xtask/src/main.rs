@@ -56,6 +56,8 @@ enum Bench {
     Api(bench::Args),
     /// Start the Lambda bootstrap afresh 20+ times: init, first response, warm latency, RSS, zip size.
     ColdStart(coldstart::Args),
+    /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
+    Registry(bench::registry::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Commands::Destroy(args) => deploy::run_destroy(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
+        Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //! which is brought up to date in the same transaction as every change that can move it.
 
 use models::ids::{ThingGroupName, ThingName, ThingTypeName};
-use models::query::{Indexed, Query};
+use models::query::{Field, Indexed, Needs, Query};
 use models::registry::ThingDocument;
 use models::shadow::StoredShadow;
 use models::{DomainError, Page, PageRequest};
@@ -30,32 +30,41 @@ struct Entry {
 
 impl Entry {
     fn matches(&self, query: &Query) -> bool {
-        let reported = self
-            .shadow
-            .as_ref()
-            .and_then(|s| s.reported.clone())
-            .map(Value::Object);
-        let desired = self
-            .shadow
-            .as_ref()
-            .and_then(|s| s.desired.clone())
-            .map(Value::Object);
         query.matches(&Indexed {
             thing_name: &self.name,
             thing_type_name: self.thing_type.as_deref(),
             thing_group_names: &self.groups,
             attributes: &self.attributes,
-            reported: reported.as_ref(),
-            desired: desired.as_ref(),
+            reported: self.shadow.as_ref().and_then(|s| s.reported.as_ref()),
+            desired: self.shadow.as_ref().and_then(|s| s.desired.as_ref()),
         })
     }
 }
 
-const ENTRY_SQL: &str = "SELECT t.seq, t.name, t.thing_id, t.thing_type, t.attributes, \
-     (SELECT json_group_array(m.group_name) FROM group_members m JOIN thing_groups g ON g.name = m.group_name \
-      WHERE m.thing_name = t.name AND g.query IS NULL), \
-     (SELECT s.document FROM shadows s WHERE s.thing_name = t.name AND s.shadow_name = '') \
-     FROM things t";
+/// Everything the index holds of a thing.
+const ALL: Needs = Needs {
+    groups: true,
+    shadow: true,
+};
+
+/// The SELECT that reads things for the index: their static groups and classic shadow, which
+/// cost a lookup each, only when `needs` says so (otherwise none and no shadow).
+fn entry_sql(needs: Needs) -> String {
+    let groups = if needs.groups {
+        "(SELECT json_group_array(m.group_name) FROM group_members m \
+          JOIN thing_groups g ON g.name = m.group_name WHERE m.thing_name = t.name AND g.query IS NULL)"
+    } else {
+        "'[]'"
+    };
+    let shadow = if needs.shadow {
+        "(SELECT s.document FROM shadows s WHERE s.thing_name = t.name AND s.shadow_name = '')"
+    } else {
+        "NULL"
+    };
+    format!(
+        "SELECT t.seq, t.name, t.thing_id, t.thing_type, t.attributes, {groups}, {shadow} FROM things t"
+    )
+}
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let groups: String = r.get(5)?;
@@ -88,7 +97,7 @@ fn stored_query(text: &str) -> Res<Query> {
 /// groups or its classic shadow changed).
 pub(crate) fn refresh_thing(conn: &Connection, thing: &ThingName, now: Millis) -> Res<()> {
     let Some(entry) = conn
-        .prepare_cached(&format!("{ENTRY_SQL} WHERE t.name = ?1"))?
+        .prepare_cached(&format!("{} WHERE t.name = ?1", entry_sql(ALL)))?
         .query_row([thing.as_str()], entry)
         .optional()?
     else {
@@ -124,7 +133,7 @@ pub(crate) fn refresh_group(
     now: Millis,
 ) -> Res<()> {
     let entries = conn
-        .prepare_cached(&format!("{ENTRY_SQL} ORDER BY t.seq"))?
+        .prepare_cached(&format!("{} ORDER BY t.seq", entry_sql(query.needs())))?
         .query_map([], entry)?
         .collect::<Result<Vec<_>, _>>()?;
     for entry in entries {
@@ -144,22 +153,44 @@ pub(crate) fn refresh_group(
     Ok(())
 }
 
-/// Things matching a query, in creation order.
+/// Things matching a query, in creation order. Things are scanned reading only what the query
+/// needs, and only those with the name and type the query pins, if it does.
 pub(crate) fn search(
     conn: &Connection,
     query: &Query,
     page: PageRequest,
 ) -> Res<Page<ThingDocument>> {
     let after = paging::after_seq("search", &page)?;
-    let mut statement =
-        conn.prepare_cached(&format!("{ENTRY_SQL} WHERE t.seq > ?1 ORDER BY t.seq"))?;
-    let mut rows = statement.query([after])?;
+    let needs = query.needs();
+    // Pinned values become conditions of their own, so SQLite can use the name or type index.
+    let (name, thing_type) = (
+        query.required_value(&Field::ThingName),
+        query.required_value(&Field::ThingTypeName),
+    );
+    let mut sql = format!("{} WHERE t.seq > ?", entry_sql(needs));
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&after];
+    if let Some(name) = &name {
+        sql.push_str(" AND t.name = ?");
+        values.push(name);
+    }
+    if let Some(thing_type) = &thing_type {
+        sql.push_str(" AND t.thing_type = ?");
+        values.push(thing_type);
+    }
+    sql.push_str(" ORDER BY t.seq");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     let wanted = usize::try_from(paging::fetch_limit(&page)).unwrap_or(usize::MAX);
     let mut items = Vec::new();
     while let Some(row) = rows.next()? {
-        let entry = entry(row)?;
+        let mut entry = entry(row)?;
         if !entry.matches(query) {
             continue;
+        }
+        if needs != ALL {
+            entry = conn
+                .prepare_cached(&format!("{} WHERE t.seq = ?1", entry_sql(ALL)))?
+                .query_row([entry.seq], self::entry)?;
         }
         // As AWS IoT's index holds it: the sections side by side, with metadata and version.
         let shadow = entry.shadow.as_ref().map(|s| {

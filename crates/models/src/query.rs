@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_LEN: usize = 1024;
@@ -80,8 +80,8 @@ pub struct Indexed<'a> {
     pub thing_type_name: Option<&'a str>,
     pub thing_group_names: &'a [String],
     pub attributes: &'a BTreeMap<String, String>,
-    pub reported: Option<&'a Value>,
-    pub desired: Option<&'a Value>,
+    pub reported: Option<&'a Map<String, Value>>,
+    pub desired: Option<&'a Map<String, Value>>,
 }
 
 impl Query {
@@ -129,6 +129,30 @@ impl Query {
     pub fn matches(&self, thing: &Indexed<'_>) -> bool {
         self.expr.matches(thing)
     }
+
+    /// Which costly parts of a thing the query reads, so an index may leave the others out.
+    pub fn needs(&self) -> Needs {
+        let mut needs = Needs::default();
+        self.expr.visit_fields(&mut |field| match field {
+            Field::ThingGroupNames => needs.groups = true,
+            Field::Reported(_) | Field::Desired(_) => needs.shadow = true,
+            _ => {}
+        });
+        needs
+    }
+
+    /// The exact value `field` must have for any thing to match, when the query says so: a term
+    /// without wildcards on `field` that every match must satisfy (joined by `AND` at the top).
+    pub fn required_value(&self, field: &Field) -> Option<&str> {
+        self.expr.required_value(field)
+    }
+}
+
+/// What a query reads beyond a thing's name, type and attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub groups: bool,
+    pub shadow: bool,
 }
 
 impl fmt::Display for Query {
@@ -138,6 +162,31 @@ impl fmt::Display for Query {
 }
 
 impl Expr {
+    fn visit_fields(&self, visit: &mut impl FnMut(&Field)) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.visit_fields(visit);
+                b.visit_fields(visit);
+            }
+            Expr::Not(a) => a.visit_fields(visit),
+            Expr::Term(field, _) => visit(field),
+        }
+    }
+
+    fn required_value(&self, wanted: &Field) -> Option<&str> {
+        match self {
+            Expr::And(a, b) => a
+                .required_value(wanted)
+                .or_else(|| b.required_value(wanted)),
+            Expr::Term(field, Predicate::Matches(value))
+                if field == wanted && !value.contains('*') =>
+            {
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
     pub fn matches(&self, thing: &Indexed<'_>) -> bool {
         match self {
             Expr::And(a, b) => a.matches(thing) && b.matches(thing),
@@ -180,9 +229,12 @@ impl Field {
     }
 }
 
-fn lookup<'a>(root: Option<&'a Value>, path: &[String]) -> Vec<FieldValue<'a>> {
-    let mut current = root;
-    for key in path {
+fn lookup<'a>(root: Option<&'a Map<String, Value>>, path: &[String]) -> Vec<FieldValue<'a>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Vec::new();
+    };
+    let mut current = root.and_then(|map| map.get(first));
+    for key in rest {
         current = current.and_then(|v| v.get(key));
     }
     match current {
