@@ -60,7 +60,7 @@ pub struct Config {
     #[arg(long)]
     pub manual_clock: bool,
     /// Seconds a deprecated thing type must wait before it can be deleted (AWS IoT's 5 minutes).
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = emulator::DEFAULT_THING_TYPE_DELETE_WAIT.as_secs())]
     pub thing_type_delete_wait: u64,
 }
 
