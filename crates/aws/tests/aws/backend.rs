@@ -52,11 +52,9 @@ fn reset(url: &str) {
     );
 }
 
-pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
-    let url = moto_url();
-    let turn = Turn::take();
-    reset(&url);
-    let config = aws_config::SdkConfig::builder()
+/// The SDK configuration that reaches moto.
+fn moto_config(url: String) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(url)
@@ -64,7 +62,19 @@ pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
         .credentials_provider(aws_sdk_iot::config::SharedCredentialsProvider::new(
             aws_sdk_iot::config::Credentials::new("moto", "moto", None, None, "moto"),
         ))
-        .build();
+        .build()
+}
+
+/// An IoT client on moto, to set up what the API cannot make there.
+pub fn moto_iot() -> aws_sdk_iot::Client {
+    aws_sdk_iot::Client::new(&moto_config(moto_url()))
+}
+
+pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
+    let url = moto_url();
+    let turn = Turn::take();
+    reset(&url);
+    let config = moto_config(url);
     let location = Location {
         region: "us-east-1".into(),
         account: "000000000000".into(),

@@ -5,6 +5,8 @@
 //!   `IOT_API_MOTO_URL`. moto plays AWS IoT's things, groups and templates well, but not its jobs;
 //!   each suite case moto cannot play is marked in the suite with
 //!   `#[cfg_attr(contract_on_moto, ignore = "moto: ...")]`, saying why.
+//! - `on_moto`: what the suite cannot set up on moto through the API, set up with the SDK and
+//!   then driven through the API.
 //! - `mocked`: the adapter against mocked SDK clients, which covers each of those cases (its
 //!   `MOTO_GAPS` list says which test covers which reason, and a test keeps that list complete).
 
@@ -14,6 +16,7 @@ mod backend;
 #[path = "../../../handlers/tests/api/helpers.rs"]
 mod helpers;
 mod mocked;
+mod on_moto;
 
 #[path = "../../../handlers/tests/api/bad_input.rs"]
 mod bad_input;
