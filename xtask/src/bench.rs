@@ -43,7 +43,8 @@ pub struct Args {
     skip_lists: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Builds the release server and the runtime that drives it, and prints the machine.
+fn prepare() -> anyhow::Result<tokio::runtime::Runtime> {
     run_checked(cargo().args([
         "build",
         "--release",
@@ -57,6 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!("{}", machine());
+    Ok(runtime)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let runtime = prepare()?;
     println!(
         "Command: `cargo xtask bench api` (seconds {}, connections {})\n",
         args.seconds, args.connections

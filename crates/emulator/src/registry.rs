@@ -741,13 +741,22 @@ pub(crate) fn delete_dynamic_group(
     Ok(())
 }
 
-fn require_thing_and_group(
+/// What adding or removing a member needs: the thing, and a static group (a dynamic group's
+/// members follow its query).
+fn require_thing_and_static_group(
     conn: &Connection,
     group: &ThingGroupName,
     thing: &ThingName,
 ) -> Res<()> {
-    if !group_exists(conn, group)? {
-        return Err(group_not_found(group));
+    match is_dynamic(conn, group.as_str())? {
+        None => return Err(group_not_found(group)),
+        Some(true) => {
+            return Err(dynamic_group_conflict(
+                group,
+                "its members follow its query",
+            ))
+        }
+        Some(false) => {}
     }
     if !thing_exists(conn, thing)? {
         return Err(thing_not_found(thing));
@@ -780,13 +789,7 @@ pub(crate) fn add_member(
     thing: &ThingName,
     now: Millis,
 ) -> Res<()> {
-    require_thing_and_group(conn, group, thing)?;
-    if is_dynamic(conn, group.as_str())? == Some(true) {
-        return Err(dynamic_group_conflict(
-            group,
-            "its members follow its query",
-        ));
-    }
+    require_thing_and_static_group(conn, group, thing)?;
     // The static groups the thing is in: only these count towards the limit and hierarchies.
     let groups: Vec<String> = conn
         .prepare_cached(
@@ -863,13 +866,7 @@ pub(crate) fn remove_member(
     thing: &ThingName,
     now: Millis,
 ) -> Res<()> {
-    require_thing_and_group(conn, group, thing)?;
-    if is_dynamic(conn, group.as_str())? == Some(true) {
-        return Err(dynamic_group_conflict(
-            group,
-            "its members follow its query",
-        ));
-    }
+    require_thing_and_static_group(conn, group, thing)?;
     let member: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND thing_name = ?2)",

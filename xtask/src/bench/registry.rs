@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use hyper::Method;
 
-use super::{drive, machine, seed, Server, Until, HEADER};
-use crate::{cargo, run_checked};
+use super::{drive, prepare, seed, Server, Until, HEADER};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,19 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    run_checked(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "server",
-        "--bin",
-        "iot-api-local",
-    ]))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    println!("{}", machine());
+    let runtime = prepare()?;
     println!(
         "Command: `cargo xtask bench registry` ({} things, {} dynamic groups, {} s per run, {} connections)\n",
         args.things, args.dynamic_groups, args.seconds, args.connections
