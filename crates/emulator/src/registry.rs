@@ -372,6 +372,69 @@ fn static_group_conflict(name: &ThingGroupName) -> Fail {
     .into()
 }
 
+/// A group to create: static (with its parent, if any) or dynamic (with its query).
+struct NewGroup<'a> {
+    name: &'a ThingGroupName,
+    parent: Option<&'a str>,
+    description: Option<&'a str>,
+    attributes: String,
+    query: Option<&'a str>,
+}
+
+impl NewGroup<'_> {
+    fn created(&self, here: &Location, id: String) -> Created {
+        Created {
+            arn: here.thing_group_arn(self.name),
+            name: self.name.as_str().to_owned(),
+            id,
+        }
+    }
+
+    /// The group, when one of this name exists with this very configuration: creating it again
+    /// succeeds, as in AWS IoT. Another group of the name is a conflict.
+    fn existing(&self, conn: &Connection, here: &Location) -> Res<Option<Created>> {
+        let Some((group_id, parent, description, attributes, query)) =
+            stored_group(conn, self.name.as_str())?
+        else {
+            return Ok(None);
+        };
+        if parent.as_deref() == self.parent
+            && description.as_deref() == self.description
+            && attributes == self.attributes
+            && query.as_deref() == self.query
+        {
+            return Ok(Some(self.created(here, group_id)));
+        }
+        let what = if self.query.is_some() {
+            "query"
+        } else {
+            "parent"
+        };
+        Err(DomainError::AlreadyExists(format!(
+            "thing group {:?} already exists with a different {what}, description or attributes",
+            self.name.as_str()
+        ))
+        .into())
+    }
+
+    fn insert(&self, conn: &Connection, here: &Location, id: String, now: Millis) -> Res<Created> {
+        conn.prepare_cached(
+            "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at, attributes, query) \
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            self.name.as_str(),
+            id,
+            self.parent,
+            self.description,
+            now,
+            self.attributes,
+            self.query
+        ])?;
+        Ok(self.created(here, id))
+    }
+}
+
 pub(crate) fn create_group(
     conn: &Connection,
     here: &Location,
@@ -379,30 +442,15 @@ pub(crate) fn create_group(
     id: String,
     now: Millis,
 ) -> Res<Created> {
-    let name = group.thing_group_name.as_str();
-    let parent = group.parent_group_name.as_ref().map(ThingGroupName::as_str);
-    let description = group.thing_group_description.as_ref().map(|d| d.as_str());
-    let attributes = to_json(group.attributes.as_map());
-    let created = |group_id: String| Created {
-        arn: here.thing_group_arn(&group.thing_group_name),
-        name: name.to_owned(),
-        id: group_id,
+    let new = NewGroup {
+        name: &group.thing_group_name,
+        parent: group.parent_group_name.as_ref().map(ThingGroupName::as_str),
+        description: group.thing_group_description.as_ref().map(|d| d.as_str()),
+        attributes: to_json(group.attributes.as_map()),
+        query: None,
     };
-    if let Some((group_id, stored_parent, stored_description, stored_attributes, query)) =
-        stored_group(conn, name)?
-    {
-        // The same group created again succeeds, as in AWS IoT.
-        if query.is_none()
-            && stored_parent.as_deref() == parent
-            && stored_description.as_deref() == description
-            && stored_attributes == attributes
-        {
-            return Ok(created(group_id));
-        }
-        return Err(DomainError::AlreadyExists(format!(
-            "thing group {name:?} already exists with a different parent, description or attributes"
-        ))
-        .into());
+    if let Some(created) = new.existing(conn, here)? {
+        return Ok(created);
     }
     if let Some(parent_name) = &group.parent_group_name {
         match is_dynamic(conn, parent_name.as_str())? {
@@ -428,12 +476,7 @@ pub(crate) fn create_group(
             .into());
         }
     }
-    conn.prepare_cached(
-        "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at, attributes) \
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
-    )?
-    .execute(params![name, id, parent, description, now, attributes])?;
-    Ok(created(id))
+    new.insert(conn, here, id, now)
 }
 
 pub(crate) fn describe_group(
@@ -667,35 +710,19 @@ pub(crate) fn create_dynamic_group(
     id: String,
     now: Millis,
 ) -> Res<Created> {
-    let name = group.thing_group_name.as_str();
-    let description = group.thing_group_description.as_ref().map(|d| d.as_str());
-    let attributes = to_json(group.attributes.as_map());
-    let created = |group_id: String| Created {
-        arn: here.thing_group_arn(&group.thing_group_name),
-        name: name.to_owned(),
-        id: group_id,
+    let new = NewGroup {
+        name: &group.thing_group_name,
+        parent: None,
+        description: group.thing_group_description.as_ref().map(|d| d.as_str()),
+        attributes: to_json(group.attributes.as_map()),
+        query: Some(group.query.as_str()),
     };
-    if let Some((group_id, _, stored_description, stored_attributes, query)) =
-        stored_group(conn, name)?
-    {
-        if query.as_deref() == Some(group.query.as_str())
-            && stored_description.as_deref() == description
-            && stored_attributes == attributes
-        {
-            return Ok(created(group_id));
-        }
-        return Err(DomainError::AlreadyExists(format!(
-            "thing group {name:?} already exists with a different query, description or attributes"
-        ))
-        .into());
+    if let Some(created) = new.existing(conn, here)? {
+        return Ok(created);
     }
-    conn.prepare_cached(
-        "INSERT INTO thing_groups (name, group_id, parent_name, description, version, created_at, attributes, query) \
-         VALUES (?1, ?2, NULL, ?3, 1, ?4, ?5, ?6)",
-    )?
-    .execute(params![name, id, description, now, attributes, group.query.as_str()])?;
+    let created = new.insert(conn, here, id, now)?;
     index::refresh_group(conn, &group.thing_group_name, &group.query, now)?;
-    Ok(created(id))
+    Ok(created)
 }
 
 pub(crate) fn update_dynamic_group(

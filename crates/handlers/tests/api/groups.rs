@@ -333,7 +333,27 @@ async fn dynamic_groups_follow_their_query_and_feed_continuous_jobs() {
             json!({"thingGroupName": "overheating", "queryString": "attributes.temp>40"}),
         )
         .await;
-    created.assert_ok();
+    let id = created.assert_ok()["thingGroupId"].clone();
+    let again = app
+        .post(
+            "/dynamic-thing-groups",
+            json!({"thingGroupName": "overheating", "queryString": "attributes.temp>40"}),
+        )
+        .await;
+    assert_eq!(
+        again.assert_ok()["thingGroupId"],
+        id,
+        "the same group again is the same group"
+    );
+    app.post(
+        "/dynamic-thing-groups",
+        json!({"thingGroupName": "overheating", "queryString": "attributes.temp>41"}),
+    )
+    .await
+    .assert_error(409, "ResourceAlreadyExists", "different query");
+    app.post("/thing-groups", json!({"thingGroupName": "overheating"}))
+        .await
+        .assert_error(409, "ResourceAlreadyExists", "overheating");
     let members = |reply: crate::helpers::Reply| -> Vec<String> {
         serde_json::from_value(reply.assert_ok()["things"].clone()).unwrap()
     };
