@@ -6,11 +6,11 @@ use models::query::{Field, Indexed, Needs, Query};
 use models::registry::ThingDocument;
 use models::shadow::StoredShadow;
 use models::{DomainError, Page, PageRequest};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::clock::Millis;
-use crate::db::Res;
+use crate::db::{json_column, Res};
 use crate::jobs::stored_id;
 use crate::registry::{joined, left, parse_attributes};
 use crate::{paging, shadows};
@@ -68,9 +68,7 @@ fn entry_sql(needs: Needs) -> String {
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let groups: String = r.get(5)?;
-    let mut groups: Vec<String> = serde_json::from_str(&groups).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let mut groups: Vec<String> = json_column(&groups)?;
     groups.sort();
     let shadow = r
         .get::<_, Option<String>>(6)?
@@ -132,16 +130,17 @@ pub(crate) fn refresh_group(
     query: &Query,
     now: Millis,
 ) -> Res<()> {
+    let members: std::collections::HashSet<String> = conn
+        .prepare_cached("SELECT thing_name FROM group_members WHERE group_name = ?1")?
+        .query_map([group.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let entries = conn
         .prepare_cached(&format!("{} ORDER BY t.seq", entry_sql(query.needs())))?
         .query_map([], entry)?
         .collect::<Result<Vec<_>, _>>()?;
     for entry in entries {
-        let member: bool = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_name = ?1 AND thing_name = ?2)")?
-            .query_row(params![group.as_str(), entry.name], |r| r.get(0))?;
         let matches = entry.matches(query);
-        if matches != member {
+        if matches != members.contains(&entry.name) {
             let thing = stored_id(ThingName::parse(entry.name))?;
             if matches {
                 joined(conn, group, &thing, now)?;

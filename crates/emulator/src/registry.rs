@@ -15,7 +15,7 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::{timestamp, Millis};
-use crate::db::{Fail, Res};
+use crate::db::{json_column, stored_name_error, Fail, Res};
 use crate::jobs::{self, stored_id};
 use crate::{index, paging, thing_types};
 
@@ -140,9 +140,7 @@ fn to_json(map: &BTreeMap<String, String>) -> String {
 }
 
 pub(crate) fn parse_attributes(text: &str) -> rusqlite::Result<BTreeMap<String, String>> {
-    serde_json::from_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    json_column(text)
 }
 
 fn thing_type_column(value: Option<String>) -> rusqlite::Result<Option<ThingTypeName>> {
@@ -531,11 +529,6 @@ pub(crate) fn describe_group(
             });
     }
     Ok(group)
-}
-
-/// A stored name that no longer parses, reported as a row conversion failure.
-fn stored_name_error(e: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
 }
 
 fn group_names_page(

@@ -9,14 +9,12 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Millis;
-use crate::db::{Fail, Res};
+use crate::db::{json_column, Fail, Res};
 use crate::jobs::stored_id;
 use crate::{index, paging};
 
 pub(crate) fn parse(document: &str) -> rusqlite::Result<StoredShadow> {
-    serde_json::from_str(document).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    json_column(document)
 }
 
 fn key(shadow: Option<&ShadowName>) -> &str {

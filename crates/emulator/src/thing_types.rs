@@ -12,8 +12,7 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::{timestamp, Millis};
-use crate::db::{Fail, Res};
-use crate::jobs::stored_id;
+use crate::db::{json_column, stored_name_error, Fail, Res};
 use crate::paging;
 
 /// How long AWS IoT makes a deprecated thing type wait before it may be deleted.
@@ -92,30 +91,23 @@ pub(crate) fn create(
 
 const COLUMNS: &str = "seq, name, type_id, description, searchable, deprecated_at, created_at";
 
-fn row(
-    here: &Location,
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(i64, Result<ThingType, String>)> {
-    let name: String = r.get(1)?;
-    let searchable: String = r.get(4)?;
+fn row(here: &Location, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ThingType)> {
+    let name = ThingTypeName::parse(r.get::<_, String>(1)?).map_err(stored_name_error)?;
     let deprecated_at: Option<Millis> = r.get(5)?;
-    let thing_type = ThingTypeName::parse(name).and_then(|name| {
-        Ok(ThingType {
-            thing_type_arn: here.thing_type_arn(&name),
-            thing_type_name: name,
-            thing_type_id: None,
-            thing_type_properties: ThingTypeProperties {
-                thing_type_description: r.get(3).map_err(|e| e.to_string())?,
-                searchable_attributes: serde_json::from_str(&searchable)
-                    .map_err(|e| e.to_string())?,
-            },
-            thing_type_metadata: ThingTypeMetadata {
-                deprecated: deprecated_at.is_some(),
-                deprecation_date: deprecated_at.map(timestamp),
-                creation_date: timestamp(r.get(6).map_err(|e| e.to_string())?),
-            },
-        })
-    });
+    let thing_type = ThingType {
+        thing_type_arn: here.thing_type_arn(&name),
+        thing_type_name: name,
+        thing_type_id: None,
+        thing_type_properties: ThingTypeProperties {
+            thing_type_description: r.get(3)?,
+            searchable_attributes: json_column(&r.get::<_, String>(4)?)?,
+        },
+        thing_type_metadata: ThingTypeMetadata {
+            deprecated: deprecated_at.is_some(),
+            deprecation_date: deprecated_at.map(timestamp),
+            creation_date: timestamp(r.get(6)?),
+        },
+    };
     Ok((r.get(0)?, thing_type))
 }
 
@@ -129,8 +121,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, name: &ThingTypeName)
             row(here, r).map(|(_, t)| (id, t))
         })
         .optional()?;
-    let (id, thing_type) = found.ok_or_else(|| not_found(name))?;
-    let mut thing_type = stored_id(thing_type)?;
+    let (id, mut thing_type) = found.ok_or_else(|| not_found(name))?;
     thing_type.thing_type_id = Some(id);
     Ok(thing_type)
 }
@@ -148,14 +139,10 @@ pub(crate) fn list(
         ))?
         .query_map(
             params![after, name.as_ref().map(ThingTypeName::as_str), paging::fetch_limit(&page)],
-            |r| row(here, r),
+            |r| row(here, r).map(|(seq, thing_type)| (seq.to_string(), thing_type)),
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut items = Vec::with_capacity(rows.len());
-    for (seq, thing_type) in rows {
-        items.push((seq.to_string(), stored_id(thing_type)?));
-    }
-    Ok(paging::finish("thing-types", &page, items))
+    Ok(paging::finish("thing-types", &page, rows))
 }
 
 /// Deprecates a thing type (keeping the first deprecation's date when it is deprecated already),
