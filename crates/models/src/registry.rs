@@ -163,14 +163,19 @@ impl UpdateThing {
                 "cannot be true when thingTypeName is given",
             ));
         }
-        if self.merge && self.attributes.is_none() {
-            return Err(DomainError::validation(
-                "merge",
-                "applies to attributes, which are not given",
-            ));
-        }
-        Ok(())
+        check_merge(self.merge, self.attributes.as_ref())
     }
+}
+
+/// `merge` says how `attributes` apply; without them it means nothing, and is refused.
+fn check_merge(merge: bool, attributes: Option<&Attributes>) -> Result<(), DomainError> {
+    if merge && attributes.is_none() {
+        return Err(DomainError::validation(
+            "merge",
+            "applies to attributes, which are not given",
+        ));
+    }
+    Ok(())
 }
 
 /// The filters of `GET /things`.
@@ -306,13 +311,7 @@ impl UpdateThingGroup {
                 "give thingGroupDescription or attributes (or both) to update",
             ));
         }
-        if self.merge && self.attributes.is_none() {
-            return Err(DomainError::validation(
-                "merge",
-                "applies to attributes, which are not given",
-            ));
-        }
-        Ok(())
+        check_merge(self.merge, self.attributes.as_ref())
     }
 }
 
@@ -366,19 +365,16 @@ impl UpdateDynamicThingGroupBody {
             merge: self.merge,
             expected_version: self.expected_version,
         };
-        if query.is_none() {
-            properties.validate().map_err(|_| {
-                DomainError::validation(
-                    "queryString",
-                    "give queryString, thingGroupDescription or attributes to update",
-                )
-            })?;
-        } else if properties.merge && properties.attributes.is_none() {
+        if query.is_none()
+            && properties.thing_group_description.is_none()
+            && properties.attributes.is_none()
+        {
             return Err(DomainError::validation(
-                "merge",
-                "applies to attributes, which are not given",
+                "queryString",
+                "give queryString, thingGroupDescription or attributes to update",
             ));
         }
+        check_merge(properties.merge, properties.attributes.as_ref())?;
         Ok(UpdateDynamicThingGroup { query, properties })
     }
 }

@@ -448,6 +448,15 @@ async fn dynamic_groups_follow_their_query_and_feed_continuous_jobs() {
     )
     .await
     .assert_error(400, "InvalidQuery", "queryString");
+    app.put("/dynamic-thing-groups/overheating", Some(json!({})))
+        .await
+        .assert_error(422, "ValidationError", "queryString: give queryString");
+    app.put(
+        "/dynamic-thing-groups/overheating",
+        Some(json!({"thingGroupDescription": "x", "merge": true})),
+    )
+    .await
+    .assert_error(422, "ValidationError", "merge: applies to attributes");
 
     // Deleting a thing REMOVES its queued execution; deleting the group ends the rest.
     app.delete("/things/cold", None).await.assert_ok();
