@@ -10,8 +10,9 @@ use models::query::Query;
 use models::registry::{
     Attributes, CreateDynamicThingGroup, CreateThing, CreateThingGroup, CreateThingType, Created,
     DynamicGroupQuery, GroupFilter, GroupNameAndArn, Thing, ThingDocument, ThingFilter, ThingGroup,
-    ThingGroupMetadata, ThingGroupProperties, ThingSummary, ThingType, ThingTypeMetadata,
-    ThingTypeProperties, UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup, INDEX_NAME,
+    ThingGroupMetadata, ThingGroupProperties, ThingSummary, ThingType, ThingTypeChange,
+    ThingTypeMetadata, ThingTypeProperties, UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
+    INDEX_NAME,
 };
 use models::shadow::{ShadowDocument, ShadowUpdate};
 use models::{DomainError, Page, PageRequest, Registry, Result};
@@ -255,13 +256,11 @@ impl Registry for AwsIot {
         self.iot
             .update_thing()
             .thing_name(name.as_str())
-            .set_thing_type_name(
-                update
-                    .thing_type_name
-                    .as_ref()
-                    .map(|t| t.as_str().to_owned()),
-            )
-            .remove_thing_type(update.remove_thing_type)
+            .set_thing_type_name(match &update.thing_type {
+                ThingTypeChange::Set(name) => Some(name.as_str().to_owned()),
+                ThingTypeChange::Keep | ThingTypeChange::Remove => None,
+            })
+            .remove_thing_type(update.thing_type == ThingTypeChange::Remove)
             .set_attribute_payload(
                 update
                     .attributes
@@ -273,13 +272,15 @@ impl Registry for AwsIot {
             .await
             .map_err(|e| {
                 named(map_sdk_error("UpdateThing", e), || {
-                    match &update.thing_type_name {
-                        Some(t) => format!(
+                    match &update.thing_type {
+                        ThingTypeChange::Set(t) => format!(
                             "thing {:?} or thing type {:?} does not exist",
                             name.as_str(),
                             t.as_str()
                         ),
-                        None => format!("thing {:?} does not exist", name.as_str()),
+                        ThingTypeChange::Keep | ThingTypeChange::Remove => {
+                            format!("thing {:?} does not exist", name.as_str())
+                        }
                     }
                 })
             })?;
@@ -336,11 +337,12 @@ impl Registry for AwsIot {
             .set_next_token(token(&page))
             .send()
             .await
-            .map_err(|e| match paged(map_sdk_error(OP, e)) {
+            // AWS's ResourceNotFound here is the index, before a refused token (also a 404).
+            .map_err(|e| match map_sdk_error(OP, e) {
                 DomainError::NotFound(_) => DomainError::Conflict(
                     "AWS IoT fleet indexing is off in this account and region: turn on thing indexing to search".into(),
                 ),
-                other => other,
+                other => paged(other),
             })?;
         let mut items = Vec::with_capacity(output.things().len());
         for t in output.things() {

@@ -3,7 +3,7 @@
 //!
 //! **[inferred]** AWS documents neither order nor default size: lists here are in creation order
 //! (group members by thing name, a job's executions by thing name), 50 items by default, and a
-//! token that is not one of this list's is a validation error naming `nextToken`.
+//! token that is not one of this list's names no page: a 404 naming `nextToken`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

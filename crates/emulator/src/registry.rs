@@ -8,8 +8,8 @@ use models::query::Query;
 use models::registry::{
     Attributes, CreateDynamicThingGroup, CreateThing, CreateThingGroup, Created, DynamicGroupQuery,
     GroupFilter, GroupNameAndArn, Thing, ThingFilter, ThingGroup, ThingGroupMetadata,
-    ThingGroupProperties, ThingSummary, UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
-    INDEX_NAME, MAX_GROUPS_PER_THING, QUERY_VERSION,
+    ThingGroupProperties, ThingSummary, ThingTypeChange, UpdateDynamicThingGroup, UpdateThing,
+    UpdateThingGroup, INDEX_NAME, MAX_GROUPS_PER_THING, QUERY_VERSION,
 };
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -260,16 +260,16 @@ pub(crate) fn update_thing(
         .optional()?
         .ok_or_else(|| thing_not_found(name))?;
     require_version(conn, "things", name.as_str(), update.expected_version)?;
-    let mut new_type = thing_type;
-    if let Some(type_name) = &update.thing_type_name {
-        if new_type.as_deref() != Some(type_name.as_str()) {
-            thing_types::require_usable(conn, type_name, "thingTypeName")?;
+    let new_type = match &update.thing_type {
+        ThingTypeChange::Keep => thing_type,
+        ThingTypeChange::Remove => None,
+        ThingTypeChange::Set(type_name) => {
+            if thing_type.as_deref() != Some(type_name.as_str()) {
+                thing_types::require_usable(conn, type_name, "thingTypeName")?;
+            }
+            Some(type_name.as_str().to_owned())
         }
-        new_type = Some(type_name.as_str().to_owned());
-    }
-    if update.remove_thing_type {
-        new_type = None;
-    }
+    };
     let current = parse_attributes(&attributes)?;
     let new_attributes = match &update.attributes {
         Some(given) => given.applied_to(&current, update.merge),

@@ -210,7 +210,7 @@ pub(crate) fn delete(
             .prepare_cached("SELECT count(*) FROM things WHERE thing_type = ?1")?
             .query_row([name.as_str()], |r| r.get(0))?;
         return Err(DomainError::Conflict(format!(
-            "thing type {:?} is still used by {count} thing(s) ({}); give them another type or removeThingType first",
+            "thing type {:?} is still used by {count} thing(s) ({}); give them another type, or thingTypeName null, first",
             name.as_str(),
             users.join(", ")
         ))

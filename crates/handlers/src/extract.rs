@@ -21,11 +21,18 @@ fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>, whole: 
     DomainError::validation(field, err.inner().to_string()).into()
 }
 
+/// A type a request body is read into. JSON `null` is not a value in this API: a field is given
+/// with a value or left out, as the contract says, except for the fields named here, where
+/// `null` means something (and so may be anywhere inside them).
+pub trait RequestBody: DeserializeOwned {
+    const NULLABLE: &'static [&'static str] = &[];
+}
+
 /// A JSON body of type `T`. An empty body reads as `{}`, so bodies whose fields are all
 /// optional may be left out.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
@@ -56,12 +63,63 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         }
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        if !value.is_object() {
+        let Some(fields) = value.as_object() else {
             return Err(DomainError::validation("body", "must be a JSON object").into());
+        };
+        for (name, field) in fields {
+            if T::NULLABLE.contains(&name.as_str()) {
+                continue;
+            }
+            if let Some(path) = null_inside(field, name.clone()) {
+                return Err(DomainError::validation(
+                    path,
+                    "must not be null; leave the field out instead",
+                )
+                .into());
+            }
         }
         serde_path_to_error::deserialize(value)
             .map(Body)
             .map_err(|e| field_error(e, "body"))
+    }
+}
+
+/// Where the first `null` inside `value` is, as a field path (`a.b[2]`), if any.
+fn null_inside(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| null_inside(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields
+            .iter()
+            .find_map(|(name, field)| null_inside(field, format!("{path}.{name}"))),
+        _ => None,
+    }
+}
+
+/// The absence of a body, for operations that take none (deletes): a body sent anyway is refused
+/// rather than ignored, so a field put there by mistake (`force`) is not silently dropped.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Ok(NoBody)
+        } else {
+            Err(DomainError::validation(
+                "body",
+                "this operation takes no body; give its parameters in the query string",
+            )
+            .into())
+        }
     }
 }
 
@@ -157,18 +215,6 @@ pub fn execution_number<'de, D: serde::Deserializer<'de>>(
     Ok(Some(number))
 }
 
-/// `force` may come in the body or the query string; if both are given they must agree.
-pub fn force(body: Option<bool>, query: Option<bool>) -> Result<bool, ApiError> {
-    match (body, query) {
-        (Some(b), Some(q)) if b != q => Err(DomainError::validation(
-            "force",
-            format!("the body says {b} and the query string says {q}; give it once"),
-        )
-        .into()),
-        (b, q) => Ok(b.or(q).unwrap_or(false)),
-    }
-}
-
 /// Parses one path parameter with the identifier's own rule.
 fn path_param<T>(
     field: &str,
@@ -200,4 +246,55 @@ pub fn thing_type_name(value: String) -> Result<ThingTypeName, ApiError> {
 
 pub fn shadow_name(value: String) -> Result<ShadowName, ApiError> {
     path_param("shadowName", value, ShadowName::parse)
+}
+
+/// The API's request bodies: none takes `null` but the thing type of a thing update (which
+/// removes it) and a shadow update's sections (which clear a section, or delete a key inside).
+mod request_bodies {
+    use models::device::{StartNextBody, UpdateBody};
+    use models::job::{
+        AssociateTargets, CancelExecutionBody, CancelJobBody, CreateJob, CreateJobTemplate,
+        UpdateJob,
+    };
+    use models::registry::{
+        CreateDynamicThingGroupBody, CreateThing, CreateThingGroup, CreateThingType,
+        UpdateDynamicThingGroupBody, UpdateThing, UpdateThingGroup,
+    };
+    use models::shadow::ShadowUpdate;
+
+    use super::RequestBody;
+
+    impl RequestBody for CreateJob {}
+    impl RequestBody for UpdateJob {}
+    impl RequestBody for CancelJobBody {}
+    impl RequestBody for AssociateTargets {}
+    impl RequestBody for CancelExecutionBody {}
+    impl RequestBody for CreateJobTemplate {}
+    impl RequestBody for CreateThing {}
+    impl RequestBody for UpdateThing {
+        const NULLABLE: &'static [&'static str] = &["thingTypeName"];
+    }
+    impl RequestBody for CreateThingGroup {}
+    impl RequestBody for UpdateThingGroup {}
+    impl RequestBody for CreateDynamicThingGroupBody {}
+    impl RequestBody for UpdateDynamicThingGroupBody {}
+    impl RequestBody for CreateThingType {}
+    impl RequestBody for ShadowUpdate {
+        const NULLABLE: &'static [&'static str] = &["desired", "reported"];
+    }
+    // The jobs data plane is AWS's API, whose services read a `null` field as one left out.
+    impl RequestBody for StartNextBody {
+        const NULLABLE: &'static [&'static str] = &["statusDetails", "stepTimeoutInMinutes"];
+    }
+    impl RequestBody for UpdateBody {
+        const NULLABLE: &'static [&'static str] = &[
+            "status",
+            "statusDetails",
+            "stepTimeoutInMinutes",
+            "expectedVersion",
+            "includeJobExecutionState",
+            "includeJobDocument",
+            "executionNumber",
+        ];
+    }
 }

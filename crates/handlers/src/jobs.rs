@@ -11,7 +11,7 @@ use models::{DomainError, MaxResults, NextToken};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::extract::{self, job_id, thing_name, Body, Query};
+use crate::extract::{self, job_id, thing_name, Body, NoBody, Query};
 use crate::{ok, AppState, HandlerResult};
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
@@ -132,7 +132,7 @@ pub async fn update_job(
     Ok(ok(json!({"updated": true})))
 }
 
-/// `force` in the query string of deletes and cancels.
+/// `force` in the query string of a delete, which takes no body.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForceQuery {
@@ -140,38 +140,29 @@ pub struct ForceQuery {
     force: Option<bool>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeleteJobBody {
-    force: Option<bool>,
-}
-
 pub async fn delete_job(
     State(backend): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<ForceQuery>,
-    Body(body): Body<DeleteJobBody>,
+    _: NoBody,
 ) -> HandlerResult {
     let id = job_id(id)?;
-    let force = extract::force(body.force, q.force)?;
-    backend.delete_job(&id, force).await?;
+    backend.delete_job(&id, q.force.unwrap_or(false)).await?;
     Ok(ok(json!({"deleted": true})))
 }
 
 pub async fn cancel_job(
     State(backend): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ForceQuery>,
     Body(body): Body<CancelJobBody>,
 ) -> HandlerResult {
     let job_id = job_id(id)?;
-    let force = extract::force(body.force, q.force)?;
     backend
         .cancel_job(CancelJob {
             job_id,
             comment: body.comment,
             reason_code: body.reason_code,
-            force,
+            force: body.force.unwrap_or(false),
         })
         .await?;
     Ok(ok(json!({"canceled": true})))
@@ -259,33 +250,17 @@ pub struct DeleteExecutionQuery {
     execution_number: Option<i64>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeleteExecutionBody {
-    force: Option<bool>,
-    #[serde(default, deserialize_with = "extract::execution_number")]
-    execution_number: Option<i64>,
-}
-
 pub async fn delete_job_execution(
     State(backend): State<AppState>,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<DeleteExecutionQuery>,
-    Body(body): Body<DeleteExecutionBody>,
+    _: NoBody,
 ) -> HandlerResult {
     let (id, name) = (job_id(id)?, thing_name(name)?);
-    let force = extract::force(body.force, q.force)?;
-    let number = match (body.execution_number, q.execution_number) {
-        (Some(b), Some(q)) if b != q => {
-            return Err(DomainError::validation(
-                "executionNumber",
-                format!("the body says {b} and the query string says {q}; give it once"),
-            )
-            .into())
-        }
-        (Some(n), _) | (None, Some(n)) => n,
+    let number = match q.execution_number {
+        Some(n) => n,
         // Without a number, the latest execution is meant, as GET shows it.
-        (None, None) => {
+        None => {
             backend
                 .describe_job_execution(&id, &name, None)
                 .await?
@@ -293,7 +268,7 @@ pub async fn delete_job_execution(
         }
     };
     backend
-        .delete_job_execution(&id, &name, number, force)
+        .delete_job_execution(&id, &name, number, q.force.unwrap_or(false))
         .await?;
     Ok(ok(json!({"deleted": true})))
 }
@@ -301,17 +276,15 @@ pub async fn delete_job_execution(
 pub async fn cancel_job_execution(
     State(backend): State<AppState>,
     Path((id, name)): Path<(String, String)>,
-    Query(q): Query<ForceQuery>,
     Body(body): Body<CancelExecutionBody>,
 ) -> HandlerResult {
     let (job_id, thing_name) = (job_id(id)?, thing_name(name)?);
-    let force = extract::force(body.force, q.force)?;
     let status_details: Option<StatusDetails> = body.status_details;
     backend
         .cancel_job_execution(CancelJobExecution {
             job_id,
             thing_name,
-            force,
+            force: body.force.unwrap_or(false),
             expected_version: body.expected_version,
             status_details,
         })

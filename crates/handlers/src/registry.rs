@@ -86,7 +86,6 @@ pub async fn update_thing(
     Body(body): Body<UpdateThing>,
 ) -> HandlerResult {
     let name = thing_name(name)?;
-    body.validate()?;
     backend.update_thing(&name, body).await?;
     Ok(ok(json!({"updated": true})))
 }
@@ -204,7 +203,6 @@ pub async fn update_thing_group(
     Body(body): Body<UpdateThingGroup>,
 ) -> HandlerResult {
     let name = group_name(name)?;
-    body.validate()?;
     let version = backend.update_thing_group(&name, body).await?;
     Ok(ok(json!({"updated": true, "version": version})))
 }

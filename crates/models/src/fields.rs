@@ -322,8 +322,13 @@ impl TryFrom<RawPresignedUrlConfig> for PresignedUrlConfig {
     type Error = String;
     fn try_from(raw: RawPresignedUrlConfig) -> Result<Self, String> {
         if let Some(arn) = &raw.role_arn {
-            if !(20..=2048).contains(&arn.len()) || !arn.starts_with("arn:") {
-                return Err("roleArn must be an IAM role ARN of 20 to 2048 characters".into());
+            let printable = arn.bytes().all(|b| b.is_ascii_graphic());
+            if !(20..=2048).contains(&arn.len()) || !arn.starts_with("arn:") || !printable {
+                return Err(
+                    "roleArn must be an IAM role ARN: 20 to 2048 printable ASCII characters \
+                     starting with arn:"
+                        .into(),
+                );
             }
         }
         let expires = in_range("expiresInSec", raw.expires_in_sec.unwrap_or(3600), 60, 3600)?;

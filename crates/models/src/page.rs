@@ -59,11 +59,15 @@ impl NextToken {
         &self.0
     }
 
-    /// The error a backend returns for a token it cannot read.
+    /// The error a backend returns for a token it cannot read: the page the request names does
+    /// not exist. Any string of 1 to 4096 characters is a well-formed token (the contract says no
+    /// more, since only the issuing backend can read one), so a token of another list, or one
+    /// made up, names a missing page (404) rather than a malformed request.
     pub fn invalid() -> DomainError {
-        DomainError::validation(
-            "nextToken",
-            "is not a token returned by this list operation",
+        DomainError::NotFound(
+            "nextToken: no page of this list starts at this token; pass back a nextToken this \
+             list operation returned"
+                .to_owned(),
         )
     }
 }

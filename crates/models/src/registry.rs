@@ -145,9 +145,10 @@ impl CreateThing {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateThing {
-    pub thing_type_name: Option<ThingTypeName>,
-    #[serde(default)]
-    pub remove_thing_type: bool,
+    /// A name sets the thing's type, `null` removes it, and leaving it out keeps it: one field,
+    /// so no two fields can contradict each other.
+    #[serde(default, rename = "thingTypeName")]
+    pub thing_type: ThingTypeChange,
     pub attributes: Option<Attributes>,
     /// Merge `attributes` into the thing's (true) or replace them (false, the default).
     #[serde(default)]
@@ -155,27 +156,23 @@ pub struct UpdateThing {
     pub expected_version: Option<i64>,
 }
 
-impl UpdateThing {
-    pub fn validate(&self) -> Result<(), DomainError> {
-        if self.remove_thing_type && self.thing_type_name.is_some() {
-            return Err(DomainError::validation(
-                "removeThingType",
-                "cannot be true when thingTypeName is given",
-            ));
-        }
-        check_merge(self.merge, self.attributes.as_ref())
-    }
+/// What an update does to a thing's type.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ThingTypeChange {
+    #[default]
+    Keep,
+    Set(ThingTypeName),
+    Remove,
 }
 
-/// `merge` says how `attributes` apply; without them it means nothing, and is refused.
-fn check_merge(merge: bool, attributes: Option<&Attributes>) -> Result<(), DomainError> {
-    if merge && attributes.is_none() {
-        return Err(DomainError::validation(
-            "merge",
-            "applies to attributes, which are not given",
-        ));
+impl<'de> Deserialize<'de> for ThingTypeChange {
+    /// Called only when the field is present: `null` removes, a name sets.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<ThingTypeName>::deserialize(deserializer)? {
+            Some(name) => ThingTypeChange::Set(name),
+            None => ThingTypeChange::Remove,
+        })
     }
-    Ok(())
 }
 
 /// The filters of `GET /things`.
@@ -292,7 +289,8 @@ pub struct CreateThingGroup {
     pub attributes: Attributes,
 }
 
-/// Body of `PUT /thing-groups/{thingGroupName}`: what changes; at least one field.
+/// Body of `PUT /thing-groups/{thingGroupName}`: what changes. An update that changes nothing is
+/// accepted.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateThingGroup {
@@ -301,18 +299,6 @@ pub struct UpdateThingGroup {
     #[serde(default)]
     pub merge: bool,
     pub expected_version: Option<i64>,
-}
-
-impl UpdateThingGroup {
-    pub fn validate(&self) -> Result<(), DomainError> {
-        if self.thing_group_description.is_none() && self.attributes.is_none() {
-            return Err(DomainError::validation(
-                "thingGroupDescription",
-                "give thingGroupDescription or attributes (or both) to update",
-            ));
-        }
-        check_merge(self.merge, self.attributes.as_ref())
-    }
 }
 
 /// Body of `POST /dynamic-thing-groups`. The query is parsed by the handler, so that a query
@@ -365,16 +351,6 @@ impl UpdateDynamicThingGroupBody {
             merge: self.merge,
             expected_version: self.expected_version,
         };
-        if query.is_none()
-            && properties.thing_group_description.is_none()
-            && properties.attributes.is_none()
-        {
-            return Err(DomainError::validation(
-                "queryString",
-                "give queryString, thingGroupDescription or attributes to update",
-            ));
-        }
-        check_merge(properties.merge, properties.attributes.as_ref())?;
         Ok(UpdateDynamicThingGroup { query, properties })
     }
 }

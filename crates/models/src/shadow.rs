@@ -30,13 +30,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 }
 
 impl ShadowUpdate {
+    /// The rules of the state itself. An update with neither section changes no state and is
+    /// accepted, as AWS IoT accepts an empty `state`.
     pub fn validate(&self) -> Result<(), DomainError> {
-        if self.desired.is_none() && self.reported.is_none() {
-            return Err(DomainError::validation(
-                "desired",
-                "give desired or reported (or both); null clears a section",
-            ));
-        }
         for (field, section) in [("desired", &self.desired), ("reported", &self.reported)] {
             match section {
                 None | Some(Value::Null) => {}
@@ -369,7 +365,6 @@ mod tests {
             let update: ShadowUpdate = serde_json::from_value(body).unwrap();
             update.validate().unwrap_err().to_string()
         };
-        assert!(invalid(json!({})).starts_with("desired:"));
         assert!(invalid(json!({"reported": [1]})).starts_with("reported: must be an object"));
         let deep = json!({"desired": {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}});
         assert!(invalid(deep).contains("6 levels"));

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use emulator::{Clock, Emulator};
-use handlers::extract::Body;
+use handlers::extract::{Body, RequestBody};
 use handlers::ApiError;
 use models::DomainError;
 use serde::Deserialize;
@@ -51,6 +51,8 @@ async fn show(State(emulator): State<Arc<Emulator>>) -> Response {
 struct Advance {
     seconds: u64,
 }
+
+impl RequestBody for Advance {}
 
 async fn advance(
     State(emulator): State<Arc<Emulator>>,

@@ -72,7 +72,7 @@ async fn thing_types_made_on_moto_are_read_deprecated_and_used_through_the_api()
     .await
     .assert_ok();
 
-    app.put("/things/lamp-2", Some(json!({"removeThingType": true})))
+    app.put("/things/lamp-2", Some(json!({"thingTypeName": null})))
         .await
         .assert_ok();
     assert!(app.get("/things/lamp-2").await.assert_ok()["thing"]

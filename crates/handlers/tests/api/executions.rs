@@ -110,7 +110,7 @@ async fn cancel_in_progress_execution_needs_force() {
     );
     assert_eq!(app.execution_status("j", "t").await, "IN_PROGRESS");
     // The original package defaulted expectedVersion to 1 and so broke this forced cancel.
-    app.put("/jobs/j/things/t/cancel?force=true", None)
+    app.put("/jobs/j/things/t/cancel", Some(json!({"force": true})))
         .await
         .assert_ok();
     let execution = app.execution("j", "t").await;
@@ -181,7 +181,7 @@ async fn cancel_execution_errors() {
         .assert_error(422, "ValidationError", "unknown field `detailsMap`");
     app.device_reports("j", "t", ExecutionStatus::Succeeded)
         .await;
-    app.put("/jobs/j/things/t/cancel?force=true", None)
+    app.put("/jobs/j/things/t/cancel", Some(json!({"force": true})))
         .await
         .assert_error(409, "InvalidStateTransition", "SUCCEEDED");
 }
@@ -196,7 +196,7 @@ async fn delete_execution_of_a_terminal_execution_by_number_or_latest() {
     app.put("/jobs/j/things/t/cancel", None).await.assert_ok();
     app.put("/jobs/j/things/u/cancel", None).await.assert_ok();
     assert_eq!(
-        app.delete("/jobs/j/things/t", Some(json!({"executionNumber": "1"})))
+        app.delete("/jobs/j/things/t?executionNumber=1", None)
             .await
             .assert_ok()["deleted"],
         true
@@ -245,23 +245,16 @@ async fn delete_execution_errors() {
     app.delete("/jobs/j/things/t?executionNumber=9&force=true", None)
         .await
         .assert_error(404, "ResourceNotFound", "execution number 9");
-    app.delete("/jobs/j/things/t", Some(json!({"executionNumber": "one"})))
+    app.delete("/jobs/j/things/t?executionNumber=one", None)
         .await
         .assert_error(
             422,
             "ValidationError",
             "executionNumber: must be a positive integer",
         );
-    app.delete(
-        "/jobs/j/things/t?executionNumber=2",
-        Some(json!({"executionNumber": 1})),
-    )
-    .await
-    .assert_error(
-        422,
-        "ValidationError",
-        "executionNumber: the body says 1 and the query string says 2",
-    );
+    app.delete("/jobs/j/things/t", Some(json!({"executionNumber": 1})))
+        .await
+        .assert_error(422, "ValidationError", "takes no body");
     app.delete("/jobs/nope/things/t", None)
         .await
         .assert_error(404, "ResourceNotFound", "nope");

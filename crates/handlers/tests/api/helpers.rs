@@ -19,7 +19,14 @@ pub const SPEC_YAML: &str = include_str!("../../../../openapi.yaml");
 /// The spec as JSON, parsed once.
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| serde_yaml::from_str(SPEC_YAML).expect("openapi.yaml parses"))
+    SPEC.get_or_init(|| strict_yaml(SPEC_YAML).expect("openapi.yaml parses"))
+}
+
+/// YAML as JSON, refusing a duplicate key as YAML requires and client generators do. Read
+/// straight into JSON, serde would keep the last of two keys silently.
+pub fn strict_yaml(text: &str) -> Result<Value, String> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    serde_json::to_value(yaml).map_err(|e| e.to_string())
 }
 
 pub struct TestApp {

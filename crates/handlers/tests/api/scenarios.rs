@@ -271,9 +271,7 @@ async fn forced_and_unforced_cancel_and_delete_of_in_progress_jobs() {
         .assert_ok();
     assert_eq!(app.execution_status("hard", "run").await, "CANCELED");
     app.create_job("live", &["run".into()], "SNAPSHOT").await;
-    app.delete("/jobs/live", Some(json!({"force": true})))
-        .await
-        .assert_ok();
+    app.delete("/jobs/live?force=true", None).await.assert_ok();
     app.get("/jobs/live")
         .await
         .assert_error(404, "ResourceNotFound", "live");

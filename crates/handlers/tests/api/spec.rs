@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use axum::http::Method;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spec};
+use crate::helpers::{spawn_app, spec, strict_yaml};
 
 fn spec_operations() -> BTreeSet<(String, String, String)> {
     let mut operations = BTreeSet::new();
@@ -21,6 +21,15 @@ fn spec_operations() -> BTreeSet<(String, String, String)> {
         }
     }
     operations
+}
+
+#[test]
+fn openapi_yaml_has_no_duplicate_key() {
+    // The parser the spec is read with refuses duplicates, so the spec parsing at all says so.
+    let duplicate = "paths:\n  /a:\n    put: {}\n    put: {}\n";
+    let refused = strict_yaml(duplicate).expect_err("a duplicate key is refused");
+    assert!(refused.contains("duplicate"), "{refused}");
+    strict_yaml(crate::helpers::SPEC_YAML).expect("openapi.yaml has no duplicate key");
 }
 
 #[test]

@@ -176,7 +176,8 @@ async fn a_thing_takes_a_type_is_listed_by_it_and_gives_it_up() {
     );
     let typed = app.get("/things?thingTypeName=LightBulb").await;
     assert_eq!(typed.assert_ok()["things"][0]["thingName"], "lamp");
-    app.put("/things/lamp", Some(json!({"removeThingType": true})))
+    // A null thing type takes the type away.
+    app.put("/things/lamp", Some(json!({"thingTypeName": null})))
         .await
         .assert_ok();
     assert!(app.get("/things/lamp").await.assert_ok()["thing"]
@@ -188,15 +189,30 @@ async fn a_thing_takes_a_type_is_listed_by_it_and_gives_it_up() {
 async fn thing_updates_are_validated_at_the_edge() {
     let app = spawn_app();
     app.create_thing("lamp").await;
-    app.put(
-        "/things/lamp",
-        Some(json!({"thingTypeName": "T", "removeThingType": true})),
-    )
-    .await
-    .assert_error(422, "ValidationError", "removeThingType: cannot be true");
+    // One field says what happens to the type: there is no removeThingType to contradict it.
+    app.put("/things/lamp", Some(json!({"removeThingType": true})))
+        .await
+        .assert_error(422, "ValidationError", "unknown field `removeThingType`");
+    app.put("/things/lamp", Some(json!({"attributes": null})))
+        .await
+        .assert_error(
+            422,
+            "ValidationError",
+            "attributes: must not be null; leave the field out instead",
+        );
+    app.put("/things/lamp", Some(json!({"attributes": {"a": null}})))
+        .await
+        .assert_error(422, "ValidationError", "attributes.a: must not be null");
+    assert_eq!(
+        app.get("/things/lamp").await.assert_ok()["thing"]["version"],
+        1,
+        "a refused update changes nothing"
+    );
+    // Nothing to change is accepted: merge says how attributes apply, and none are given.
     app.put("/things/lamp", Some(json!({"merge": true})))
         .await
-        .assert_error(422, "ValidationError", "merge: applies to attributes");
+        .assert_ok();
+    app.put("/things/lamp", None).await.assert_ok();
     app.put("/things/lamp", Some(json!({"thingTypeName": "Missing"})))
         .await
         .assert_error(404, "ResourceNotFound", "Missing");

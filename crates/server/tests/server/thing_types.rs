@@ -75,7 +75,7 @@ async fn a_deprecated_thing_type_is_deleted_after_its_wait_once_no_thing_uses_it
         refused.body
     );
 
-    put("/things/s1", r#"{"removeThingType":true}"#).await;
+    put("/things/s1", r#"{"thingTypeName":null}"#).await;
     let deleted = delete().await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
     let gone = http(local.api, Method::GET, "/thing-types/Sensor", &[], "").await;

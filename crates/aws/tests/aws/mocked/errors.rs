@@ -21,15 +21,17 @@ enum Kind {
     Change,
     /// A read: the edge validated its path, so what AWS still refuses in it is the path.
     Read,
-    /// A list: the edge validated every field but the token, which only AWS reads; the emulator
-    /// refuses a bad token the same way.
+    /// A list: the edge validated every field but the token, which only AWS reads; a token it
+    /// refuses names no page (404), as the emulator says of one it did not issue.
     List,
 }
 
 /// The status and code a client gets for an AWS error code.
 fn expected(code: &str, kind: Kind) -> (u16, &'static str) {
     match code {
-        "InvalidRequestException" if kind != Kind::Change => (422, "ValidationError"),
+        // A token only AWS reads and refuses names no page, as the emulator's 404 says.
+        "InvalidRequestException" if kind == Kind::List => (404, "ResourceNotFound"),
+        "InvalidRequestException" if kind == Kind::Read => (422, "ValidationError"),
         "InvalidRequestException" => (409, "Conflict"),
         "ResourceNotFoundException" => (404, "ResourceNotFound"),
         "ResourceAlreadyExistsException" | "ConflictException" => (409, "ResourceAlreadyExists"),
