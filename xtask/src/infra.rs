@@ -166,6 +166,18 @@ pub enum Authorization {
     None,
 }
 
+impl Authorization {
+    /// Its name in the stack's `Authorization` output, as API Gateway names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Authorization::AwsIam => "AWS_IAM",
+            Authorization::Cognito { .. } => "COGNITO_USER_POOLS",
+            Authorization::Custom { .. } => "CUSTOM",
+            Authorization::None => "NONE",
+        }
+    }
+}
+
 /// The stack's settings, complete and checked.
 #[derive(Clone, Debug)]
 pub struct Settings {

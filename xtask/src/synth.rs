@@ -86,7 +86,14 @@ pub fn read_spec() -> anyhow::Result<Value> {
     let path = project_root().join("openapi.yaml");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    parse_yaml(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// YAML as JSON, refusing a duplicate key as YAML requires (and API Gateway's importer and client
+/// generators do); read straight into JSON, serde would keep the last of two keys silently.
+fn parse_yaml(text: &str) -> anyhow::Result<Value> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text)?;
+    Ok(serde_json::to_value(yaml)?)
 }
 
 /// The template as written: pretty JSON with sorted keys and a final newline.
@@ -356,96 +363,207 @@ fn gateway_response(status: Option<&str>, code: &str, message: &str) -> Value {
     response
 }
 
-/// `openapi.yaml` with API Gateway's extensions: what the RestApi is built from.
+/// What the RestApi is built from: the paths and methods of `openapi.yaml`, each with the
+/// parameters API Gateway's validator checks (name, place, whether required, type) and its
+/// `aws_proxy` integration, plus the security scheme and the gateway responses. Nothing else of
+/// the contract goes in: bodies are validated by the function, so API Gateway needs no models, and
+/// the schema keywords its importer does not support (see `API_GATEWAY_UNSUPPORTED`) never reach it.
 pub fn api_gateway_document(
     spec: &Value,
     settings: &Settings,
     function_of: &BTreeMap<String, String>,
 ) -> anyhow::Result<Value> {
-    let mut doc = spec.clone();
-    let root = doc
-        .as_object_mut()
-        .context("openapi.yaml is not an object")?;
-    // The local server's address means nothing on AWS.
-    root.remove("servers");
-    // API Gateway checks the required parameters; bodies are validated once, by the function, so
-    // a bad body gets the same 422 naming the field and the rule locally and on AWS (API Gateway's
-    // model validation words its refusals its own way and treats an absent optional body unlike
-    // the API does).
-    root.insert(
-        "x-amazon-apigateway-request-validators".into(),
-        json!({"parameters": {"validateRequestBody": false, "validateRequestParameters": true}}),
-    );
-    root.insert(
-        "x-amazon-apigateway-request-validator".into(),
-        json!("parameters"),
-    );
+    let mut paths = Map::new();
+    let spec_paths = spec["paths"]
+        .as_object()
+        .context("openapi.yaml has no paths")?;
+    for (path, item) in spec_paths {
+        let item = item.as_object().context("a path item is not an object")?;
+        let shared = item.get("parameters").and_then(Value::as_array);
+        let mut methods = Map::new();
+        for (method, operation) in item.iter().filter(|(m, _)| is_method(m)) {
+            let id = operation["operationId"]
+                .as_str()
+                .with_context(|| format!("{method} {path} has no operationId"))?;
+            let function = function_of
+                .get(id)
+                .with_context(|| format!("no function serves {id}"))?;
+            let own = operation.get("parameters").and_then(Value::as_array);
+            let parameters = shared
+                .into_iter()
+                .chain(own)
+                .flatten()
+                .map(|p| gateway_parameter(spec, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut gateway_operation = json!({
+                "operationId": id,
+                "responses": {"200": {"description": "The function's answer, passed through."}},
+                "x-amazon-apigateway-integration": {
+                    "type": "aws_proxy",
+                    "httpMethod": "POST",
+                    "uri": invoke_uri(json!({"Fn::GetAtt": [function, "Arn"]})),
+                    "passthroughBehavior": "when_no_match",
+                },
+            });
+            if !parameters.is_empty() {
+                gateway_operation["parameters"] = Value::Array(parameters);
+            }
+            methods.insert(method.clone(), gateway_operation);
+        }
+        if !settings.cors_origins.is_empty() {
+            let allowed: Vec<String> = methods.keys().map(|m| m.to_uppercase()).collect();
+            methods.insert(
+                "options".into(),
+                preflight(path, &allowed, &settings.cors_origins),
+            );
+        }
+        paths.insert(path.clone(), Value::Object(methods));
+    }
+    let mut doc = json!({
+        "openapi": "3.0.1",
+        "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
+        "paths": paths,
+        // API Gateway checks the required parameters; bodies are validated once, by the function,
+        // so a bad body gets the same 422 naming the field and the rule locally and on AWS.
+        "x-amazon-apigateway-request-validators": {
+            "parameters": {"validateRequestBody": false, "validateRequestParameters": true}
+        },
+        "x-amazon-apigateway-request-validator": "parameters",
+    });
     // What API Gateway answers itself has the API's error shape and codes of openapi.yaml.
     let mut responses = Map::new();
     for (kind, status, code, message) in GATEWAY_RESPONSES {
         responses.insert((*kind).into(), gateway_response(*status, code, message));
     }
-    root.insert(
-        "x-amazon-apigateway-gateway-responses".into(),
-        Value::Object(responses),
-    );
+    doc["x-amazon-apigateway-gateway-responses"] = Value::Object(responses);
     let (scheme, security) = security_scheme(&settings.authorization);
     if let Some((name, scheme)) = scheme {
-        let components = root
-            .entry("components")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .context("components is not an object")?;
-        components
-            .entry("securitySchemes")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .context("securitySchemes is not an object")?
-            .insert(name, scheme);
+        doc["components"] = json!({"securitySchemes": {name: scheme}});
     }
-    root.insert("security".into(), security);
-    let paths = root
-        .get_mut("paths")
-        .and_then(Value::as_object_mut)
-        .context("openapi.yaml has no paths")?;
-    for (path, item) in paths.iter_mut() {
-        let item = item
-            .as_object_mut()
-            .context("a path item is not an object")?;
-        for (_, operation) in item.iter_mut().filter(|(m, _)| is_method(m)) {
-            let id = operation["operationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let function = function_of
-                .get(&id)
-                .with_context(|| format!("no function serves {id}"))?;
-            operation
-                .as_object_mut()
-                .context("an operation is not an object")?
-                .insert(
-                    "x-amazon-apigateway-integration".into(),
-                    json!({
-                        "type": "aws_proxy",
-                        "httpMethod": "POST",
-                        "uri": invoke_uri(json!({"Fn::GetAtt": [function, "Arn"]})),
-                        "passthroughBehavior": "when_no_match",
-                    }),
-                );
-        }
-        if !settings.cors_origins.is_empty() {
-            let methods: Vec<String> = item
-                .keys()
-                .filter(|m| is_method(m))
-                .map(|m| m.to_uppercase())
-                .collect();
-            item.insert(
-                "options".into(),
-                preflight(path, &methods, &settings.cors_origins),
-            );
-        }
-    }
+    doc["security"] = security;
     Ok(doc)
+}
+
+/// A parameter as API Gateway reads it: name, place, whether required, and its type only.
+fn gateway_parameter(spec: &Value, parameter: &Value) -> anyhow::Result<Value> {
+    let parameter = resolve(spec, parameter)?;
+    let schema = resolve(spec, &parameter["schema"])?;
+    let kind = schema["type"]
+        .as_str()
+        .with_context(|| format!("parameter {} has no type", parameter["name"]))?;
+    let mut out = json!({
+        "name": parameter["name"],
+        "in": parameter["in"],
+        "schema": {"type": kind},
+    });
+    if parameter["required"] == json!(true) {
+        out["required"] = json!(true);
+    }
+    Ok(out)
+}
+
+/// The object a `$ref` of the spec points to (or the object itself).
+fn resolve<'a>(spec: &'a Value, value: &'a Value) -> anyhow::Result<&'a Value> {
+    match value["$ref"].as_str() {
+        None => Ok(value),
+        Some(reference) => {
+            let pointer = reference
+                .strip_prefix('#')
+                .with_context(|| format!("{reference} is not a local reference"))?;
+            spec.pointer(pointer)
+                .with_context(|| format!("{reference} points nowhere"))
+        }
+    }
+}
+
+/// What API Gateway refuses at import in these paths: a segment with characters other than
+/// letters, digits, `-._,:` and braces, a path parameter that is not a whole segment, and sibling
+/// segments that are variables of different names ("A sibling ({fileId}) of this resource already
+/// has a variable path part -- only one is allowed"). Sources: "Amazon API Gateway important notes
+/// for REST APIs" and "Errors and warnings from importing your API into API Gateway"
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-import-api-errors-warnings.html).
+fn path_problems(paths: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    // The variable names used below each parent path.
+    let mut variables: BTreeMap<String, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for path in paths {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            let name = inner.unwrap_or(segment);
+            let allowed = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._,:".contains(c));
+            if !allowed {
+                problems.push(format!(
+                    "{path}: segment {segment:?} is not one API Gateway accepts"
+                ));
+            } else if let Some(name) = inner {
+                variables
+                    .entry(segments[..i].join("/"))
+                    .or_default()
+                    .insert(name);
+            }
+        }
+    }
+    for (parent, names) in variables {
+        if names.len() > 1 {
+            let names: Vec<&str> = names.into_iter().collect();
+            problems.push(format!(
+                "/{parent}/ has sibling variables of different names: {{{}}}",
+                names.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
+/// What API Gateway's OpenAPI import does not support, from AWS's "Amazon API Gateway important
+/// notes for REST APIs" (API Gateway developer guide, known issues:
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html):
+/// `discriminator`, `oneOf`, `anyOf`, `additionalProperties`, `example`, `readOnly`,
+/// `exclusiveMinimum`, `format` on integers and numbers, and `deprecated`; with what JSON Schema
+/// draft 4 models lack or API Gateway ignores in parameters (`allOf`, `not`, `nullable`, `examples`,
+/// `writeOnly`, `exclusiveMaximum`, `links`). None may appear in the document synth derives.
+pub const API_GATEWAY_UNSUPPORTED: &[&str] = &[
+    "discriminator",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "not",
+    "additionalProperties",
+    "example",
+    "examples",
+    "readOnly",
+    "writeOnly",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "format",
+    "deprecated",
+    "nullable",
+    "links",
+];
+
+/// Every key of `value` outside API Gateway's own extensions, with where it is.
+pub fn keys(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key.starts_with("x-amazon-apigateway-") {
+                    continue;
+                }
+                found.push((key.clone(), at.to_owned()));
+                keys(inner, &format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                keys(inner, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The security scheme (name and object) for the chosen authorization, and the API's `security`.
@@ -566,6 +684,22 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         }
     }
     let body = api_gateway_document(spec, settings, &function_of)?;
+    let paths: Vec<&str> = body["paths"]
+        .as_object()
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut problems = path_problems(&paths);
+    let mut found = Vec::new();
+    keys(&body, "", &mut found);
+    problems.extend(
+        found
+            .into_iter()
+            .filter(|(key, _)| API_GATEWAY_UNSUPPORTED.contains(&key.as_str()))
+            .map(|(key, at)| format!("{key} at {at} is not supported by API Gateway's import")),
+    );
+    if !problems.is_empty() {
+        bail!("API Gateway would refuse this API: {}", problems.join("; "));
+    }
     let body_hash =
         crate::build::hex(&Sha256::digest(serde_json::to_vec(&body)?))[..12].to_uppercase();
     let deployment = format!("Deployment{body_hash}");
@@ -578,8 +712,8 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             "Description": "IoT device management API (jobs, job templates, things, thing groups)",
             "Body": body,
             "EndpointConfiguration": {"Types": ["REGIONAL"]},
-            // API Gateway warns about OpenAPI it ignores (examples, some schema keywords); the
-            // API it builds is still whole, so warnings do not fail the stack.
+            // The document holds only what API Gateway's importer supports (a test checks it);
+            // should AWS still warn about a part it ignores, the API it builds is whole.
             "FailOnWarnings": false,
             "Tags": tags_list(settings),
         }
@@ -805,6 +939,11 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
                 "Value": {"Ref": "RestApi"},
                 "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-RestApiId"}},
             },
+            // What `cargo xtask smoke` and other clients need to know to call the API.
+            "Authorization": {
+                "Description": "How callers authorize: AWS_IAM (SigV4), COGNITO_USER_POOLS, CUSTOM or NONE.",
+                "Value": settings.authorization.kind(),
+            },
         },
     }))
 }
@@ -988,9 +1127,16 @@ mod tests {
                 .cloned()
                 .unwrap()
         };
-        let mut changed = spec.clone();
-        changed["info"]["description"] = json!("a changed API");
         let before = deployment(&template(&spec, &settings).unwrap());
+        // Prose is not part of what API Gateway builds: no redeployment for it.
+        let mut reworded = spec.clone();
+        reworded["info"]["description"] = json!("a reworded API");
+        assert_eq!(deployment(&template(&reworded, &settings).unwrap()), before);
+        let mut changed = spec.clone();
+        changed["paths"]["/jobs"]["get"]["parameters"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "since", "in": "query", "schema": {"type": "string"}}));
         let after = deployment(&template(&changed, &settings).unwrap());
         assert_ne!(before, after);
         let stage = template(&changed, &settings).unwrap()["Resources"]["Stage"]["Properties"]
@@ -1053,6 +1199,99 @@ mod tests {
     }
 
     #[test]
+    fn the_api_gateway_document_holds_only_what_the_import_supports() {
+        let spec = read_spec().unwrap();
+        let mut settings = settings(Grouping::PerOperation);
+        settings.cors_origins = vec!["https://console.example.com".into()];
+        for authorization in [
+            Authorization::AwsIam,
+            Authorization::Cognito {
+                user_pool_arns: vec!["arn:aws:cognito-idp:eu-west-1:000000000000:userpool/p".into()],
+            },
+        ] {
+            settings.authorization = authorization;
+            let body = template(&spec, &settings).unwrap()["Resources"]["RestApi"]["Properties"]
+                ["Body"]
+                .clone();
+            let mut found = Vec::new();
+            keys(&body, "", &mut found);
+            let unsupported: Vec<_> = found
+                .iter()
+                .filter(|(key, _)| API_GATEWAY_UNSUPPORTED.contains(&key.as_str()))
+                .collect();
+            assert!(unsupported.is_empty(), "{unsupported:?}");
+            // No models: bodies are the function's to validate.
+            let components: Vec<&String> = body["components"].as_object().unwrap().keys().collect();
+            assert_eq!(components, ["securitySchemes"]);
+            for (key, at) in &found {
+                assert!(
+                    !["requestBody", "content", "$ref", "schemas"].contains(&key.as_str()),
+                    "{key} at {at}"
+                );
+                if at.ends_with("/schema") {
+                    assert_eq!(
+                        key, "type",
+                        "a parameter schema holds only its type, at {at}"
+                    );
+                }
+            }
+            // Every operation of the contract is there, with its path parameters.
+            let operations: usize = body["paths"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|item| {
+                    item.as_object()
+                        .unwrap()
+                        .keys()
+                        .filter(|m| *m != "options")
+                        .count()
+                })
+                .sum();
+            assert_eq!(operations, handlers::OPERATIONS.len());
+            let describe = &body["paths"]["/jobs/{jobId}/things/{thingName}"]["get"]["parameters"];
+            assert_eq!(
+                describe,
+                &json!([
+                    {"name": "jobId", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "thingName", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "executionNumber", "in": "query", "schema": {"type": "integer"}},
+                ])
+            );
+        }
+    }
+
+    /// API Gateway refuses, at import, a path segment with characters other than letters, digits,
+    /// `-._,:` and braces, a path parameter that is not a whole segment, and two sibling segments
+    /// that are variables of different names ("A sibling ({fileId}) of this resource already has a
+    /// variable path part -- only one is allowed"). Sources: "Amazon API Gateway important notes
+    /// for REST APIs" and "Errors and warnings from importing your API into API Gateway"
+    /// (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-import-api-errors-warnings.html).
+    #[test]
+    fn every_path_of_the_contract_is_one_api_gateway_imports() {
+        let spec = read_spec().unwrap();
+        let paths: Vec<&str> = spec["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(path_problems(&paths), Vec::<String>::new());
+        let broken = path_problems(&[
+            "/files/{fileId}",
+            "/files/{checksum}/versions/{version}",
+            "/files/by-id/{fileId}",
+            "/jobs/job-{id}",
+            "/a b",
+        ]);
+        assert_eq!(broken.len(), 3, "{broken:?}");
+        assert!(
+            broken.iter().any(|p| p.contains("{checksum, fileId}")),
+            "{broken:?}"
+        );
+    }
+
+    #[test]
     fn api_gateway_answers_with_codes_the_contract_lists() {
         let spec = read_spec().unwrap();
         let codes = spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
@@ -1081,5 +1320,6 @@ mod tests {
                 format!("${{AWS::StackName}}-{output}")
             );
         }
+        assert_eq!(template["Outputs"]["Authorization"]["Value"], "AWS_IAM");
     }
 }
