@@ -1,5 +1,6 @@
 //! The local server: the API router over the embedded emulator, on 127.0.0.1 unless told
-//! otherwise, with request logs, CORS for chosen origins and `GET /openapi.yaml`; and, on a port
+//! otherwise, with request logs, CORS for chosen origins, `GET /openapi.yaml` and its interactive
+//! documentation at `GET /docs`; and, on a port
 //! of its own as on AWS, the jobs data plane that devices call, on the same emulator.
 
 use std::io::Write;
@@ -18,6 +19,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 mod clock;
+mod docs;
 
 /// The contract, served as it is in the repository.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
@@ -119,6 +121,7 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         .layer(trace_layer());
     let mut app = handlers::router(emulator.clone())
         .route("/openapi.yaml", get(openapi))
+        .merge(docs::router())
         .merge(clock::router(emulator.clone()))
         .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {

@@ -139,6 +139,37 @@ async fn serves_its_openapi_document() {
 }
 
 #[tokio::test]
+async fn serves_interactive_documentation_that_needs_no_network() {
+    let (addr, stop, _task) = start(&config(&["--memory"])).await;
+    let page = http(addr, Method::GET, "/docs", &[], "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        page.body.contains("url: \"/openapi.yaml\""),
+        "{}",
+        page.body
+    );
+    // Everything the page loads comes from this server.
+    assert!(!page.body.contains("http://") && !page.body.contains("https://"));
+    let mut loaded = 0;
+    for part in page.body.split(['"', '\'']) {
+        if part.starts_with("/docs/assets/") {
+            let asset = http(addr, Method::GET, part, &[], "").await;
+            assert_eq!(asset.status, StatusCode::OK, "{part}");
+            assert!(asset.body.len() > 1000, "{part} is served whole");
+            loaded += 1;
+        }
+    }
+    assert_eq!(loaded, 2, "Swagger UI's script and style");
+    let document = http(addr, Method::GET, "/openapi.yaml", &[], "").await;
+    assert_eq!(document.status, StatusCode::OK);
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
 async fn answers_cors_preflight_for_allowed_origins_only() {
     let (addr, stop, _task) = start(&config(&[
         "--memory",
