@@ -6,8 +6,6 @@
 //! a small and a large table, on the first page and on a page deep in the list.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 
+use crate::local_server::{LocalServer, Profile};
 use crate::{cargo, run_checked};
 
 pub mod registry;
@@ -68,11 +67,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.seconds, args.connections
     );
     if !args.only_lists {
-        let server = Server::start()?;
+        let server = LocalServer::start(Profile::Release)?;
         runtime.block_on(throughput(server.addr, &args))?;
     }
     if !args.skip_lists {
-        let server = Server::start()?;
+        let server = LocalServer::start(Profile::Release)?;
         runtime.block_on(lists(server.addr, &args))?;
     }
     Ok(())
@@ -91,57 +90,6 @@ pub fn machine() -> String {
         .map(|n| n.get())
         .unwrap_or(0);
     format!("Machine: {cores} cores, {cpu}")
-}
-
-/// The release server on a free port, with a fresh database in a temporary directory.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start() -> anyhow::Result<Self> {
-        let binary = crate::target_dir().join("release").join("iot-api-local");
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("iot-api-bench-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let mut child = Command::new(&binary)
-            .args(["--port", "0", "--db"])
-            .arg(dir.join("bench.db"))
-            // Request logs off: the figures are for the API, not for writing log lines.
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
-            &mut line,
-        )?;
-        let addr = line
-            .trim()
-            .strip_prefix("Listening on http://")
-            .with_context(|| format!("unexpected first line {line:?}"))?;
-        Ok(Server {
-            child,
-            addr: addr.parse()?,
-            dir,
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// What each request of a run is: method, path and optional JSON body, from the request's index.

@@ -3,12 +3,15 @@
 mod bench;
 mod build;
 mod coldstart;
+mod contract;
 mod deploy;
 mod device;
 mod infra;
+mod local_server;
 #[path = "../../crates/lambda/tests/support/runtime_api.rs"]
 mod runtime_api;
 mod serve;
+mod smoke;
 mod synth;
 mod test;
 
@@ -31,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Build and start the local server (extra arguments go to the server; see `cargo xtask serve -- --help`).
+    /// Build and start the local server; its flags follow (`cargo xtask serve --port 9000 --memory`).
     Serve(serve::Args),
     /// Run every check CI runs: the OpenAPI validator, formatting, clippy and all tests.
     Test(test::Args),
@@ -45,6 +48,8 @@ enum Commands {
     Deploy(deploy::DeployArgs),
     /// Delete the deployed stack, after confirmation.
     Destroy(deploy::DestroyArgs),
+    /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed.
+    Smoke(smoke::Args),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(Bench),
@@ -70,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Commands::Device(args) => device::run(args),
         Commands::Deploy(args) => deploy::run_deploy(args),
         Commands::Destroy(args) => deploy::run_destroy(args),
+        Commands::Smoke(args) => smoke::run(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),

@@ -9,9 +9,12 @@ pub struct Args {
     /// Build with optimizations (slower to build, faster to run).
     #[arg(long)]
     release: bool,
-    /// Arguments for the server, after `--`, e.g. `-- --port 9000 --memory`.
-    #[arg(last = true)]
+    /// The server's own flags, e.g. `--port 9000 --memory` (see `cargo xtask serve --help-server`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Print the server's flags.
+    #[arg(long)]
+    help_server: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -28,11 +31,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         command.arg("--release");
     }
     command.arg("--");
+    if args.help_server {
+        command.arg("--help");
+    }
     let chooses_storage = args
         .server_args
         .iter()
         .any(|a| a == "--db" || a.starts_with("--db=") || a == "--memory");
-    if !chooses_storage {
+    if !chooses_storage && !args.help_server {
         // The default database lives in the repository's data/ folder, which git ignores.
         command
             .arg("--db")

@@ -1,5 +1,6 @@
-//! `cargo xtask test`: everything CI checks, with its own setup. Python tools are installed into
-//! `.venv` from `requirements-dev.txt`, again only when that file changes.
+//! `cargo xtask test`: everything CI checks, with its own setup: the contract as outside tools
+//! read it (`contract.rs`), the template, formatting, clippy and every Rust test. Python tools are
+//! installed into `.venv` from `requirements-dev.txt`, again only when that file changes.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
+    // One build serves the contract checks (they need the server binary, which the test build
+    // makes with the same features) and the tests, whose summary stays the last line.
+    run_checked(cargo().args(["test", "--workspace", "--locked", "--no-run", "--quiet"]))?;
+    crate::contract::run(&venv)?;
     let moto = Moto::start(&venv)?;
     cargo_test(&args.cargo_test_args, &moto.url)
 }
@@ -116,7 +121,8 @@ impl Drop for Moto {
 fn cargo_test(extra: &[String], moto_url: &str) -> anyhow::Result<()> {
     let mut command = cargo();
     command
-        .args(["test", "--workspace", "--locked"])
+        // Every test binary runs, so one run shows every failure.
+        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .args(extra)
         .env("IOT_API_MOTO_URL", moto_url)
         .stdout(Stdio::piped());

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hyper::Method;
 
-use super::{drive, prepare, seed, Server, Until, HEADER};
+use super::{drive, prepare, seed, Until, HEADER};
+use crate::local_server::{LocalServer, Profile};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "Command: `cargo xtask bench registry` ({} things, {} dynamic groups, {} s per run, {} connections)\n",
         args.things, args.dynamic_groups, args.seconds, args.connections
     );
-    let server = Server::start()?;
+    let server = LocalServer::start(Profile::Release)?;
     runtime.block_on(scenarios(server.addr, &args))
 }
 

@@ -137,7 +137,7 @@ pub fn run_destroy(args: DestroyArgs) -> anyhow::Result<()> {
 }
 
 /// The region given by flag or settings, checked; None leaves it to the standard configuration.
-fn region(aws: &AwsArgs, settings: &Settings) -> anyhow::Result<Option<String>> {
+pub fn region(aws: &AwsArgs, settings: &Settings) -> anyhow::Result<Option<String>> {
     let region = aws.region.clone().or_else(|| settings.region.clone());
     if let Some(region) = &region {
         check_region(region).context("--region")?;
@@ -215,31 +215,7 @@ impl Aws {
     /// Clients from the standard credential and region chain, with the given overrides, after
     /// checking that there are credentials and a region.
     async fn connect(args: &AwsArgs, region: Option<String>) -> anyhow::Result<Aws> {
-        use aws_sdk_s3::config::ProvideCredentials;
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).http_client(aws_backend::http_client());
-        if let Some(profile) = &args.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region));
-        }
-        if let Some(url) = &args.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
-        config.region().context(
-            "no AWS region: pass --region, set region in infra/iot-api.toml, or configure one (AWS_REGION, or the profile's region)",
-        )?;
-        let credentials = config
-            .credentials_provider()
-            .context("no AWS credentials provider")?;
-        credentials.provide_credentials().await.map_err(|e| {
-            anyhow!(
-                "no usable AWS credentials (pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID): {}",
-                DisplayErrorContext(&e)
-            )
-        })?;
+        let config = sdk_config(args, region).await?;
         Ok(Aws::new(&config, args.endpoint_url.clone()))
     }
 
@@ -256,6 +232,40 @@ impl Aws {
             endpoint_url,
         }
     }
+}
+
+/// The AWS configuration of the standard credential and region chain, with the given overrides,
+/// after checking that there are credentials and a region.
+pub async fn sdk_config(
+    args: &AwsArgs,
+    region: Option<String>,
+) -> anyhow::Result<aws_config::SdkConfig> {
+    use aws_sdk_s3::config::ProvideCredentials;
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(aws_backend::http_client());
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
+    }
+    if let Some(url) = &args.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    config.region().context(
+        "no AWS region: pass --region, set region in infra/iot-api.toml, or configure one (AWS_REGION, or the profile's region)",
+    )?;
+    let credentials = config
+        .credentials_provider()
+        .context("no AWS credentials provider")?;
+    credentials.provide_credentials().await.map_err(|e| {
+        anyhow!(
+            "no usable AWS credentials (pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID): {}",
+            DisplayErrorContext(&e)
+        )
+    })?;
+    Ok(config)
 }
 
 /// Questions to the user and lines for them.
@@ -971,7 +981,7 @@ fn status_of<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
 
 /// An AWS call's failure: what was being done, and the service's code and message (or the HTTP
 /// status, for replies without a body), or why no reply came.
-fn aws_error<E>(doing: &str, error: SdkError<E, HttpResponse>) -> anyhow::Error
+pub fn aws_error<E>(doing: &str, error: SdkError<E, HttpResponse>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -1,0 +1,73 @@
+//! The local server binary started for a measurement or a check, on a free port with a fresh
+//! database, and stopped (its database removed) when dropped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+/// Which build of `iot-api-local` to start; the caller builds it first.
+#[derive(Clone, Copy)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+pub struct LocalServer {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl LocalServer {
+    pub fn start(profile: Profile) -> anyhow::Result<Self> {
+        let folder = match profile {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        };
+        let binary = crate::target_dir().join(folder).join("iot-api-local");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("iot-api-local-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut child = Command::new(&binary)
+            .args(["--port", "0", "--device-port", "0", "--db"])
+            .arg(dir.join("local.db"))
+            // Request logs off: the figures are for the API, not for writing log lines.
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
+            &mut line,
+        )?;
+        let addr = line
+            .trim()
+            .strip_prefix("Listening on http://")
+            .with_context(|| format!("unexpected first line {line:?}"))?;
+        Ok(LocalServer {
+            child,
+            addr: addr.parse()?,
+            dir,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
