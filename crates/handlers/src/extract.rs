@@ -139,6 +139,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// A query string that must be empty: for operations whose parameters are all in the path and
+/// the body, so that one put in the query string by mistake (`force` on a cancel) is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 /// The page a list operation's `maxResults` and `nextToken` ask for.
 pub fn page(max_results: Option<MaxResults>, next_token: Option<NextToken>) -> PageRequest {
     PageRequest {

@@ -11,7 +11,7 @@ use models::{DomainError, MaxResults, NextToken};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::extract::{self, job_id, thing_name, Body, NoBody, Query};
+use crate::extract::{self, job_id, thing_name, Body, NoBody, NoParams, Query};
 use crate::{ok, AppState, HandlerResult};
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
@@ -154,6 +154,7 @@ pub async fn delete_job(
 pub async fn cancel_job(
     State(backend): State<AppState>,
     Path(id): Path<String>,
+    _: Query<NoParams>,
     Body(body): Body<CancelJobBody>,
 ) -> HandlerResult {
     let job_id = job_id(id)?;
@@ -276,6 +277,7 @@ pub async fn delete_job_execution(
 pub async fn cancel_job_execution(
     State(backend): State<AppState>,
     Path((id, name)): Path<(String, String)>,
+    _: Query<NoParams>,
     Body(body): Body<CancelExecutionBody>,
 ) -> HandlerResult {
     let (job_id, thing_name) = (job_id(id)?, thing_name(name)?);
