@@ -206,44 +206,69 @@ async fn drive(
     Ok(stats)
 }
 
-async fn get_json(addr: SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    let request = Request::get(path)
-        .header("host", "bench")
-        .body(Full::new(Bytes::new()))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    if status != StatusCode::OK {
-        bail!(
-            "GET {path} answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(serde_json::from_slice(&body)?)
+/// The typed client of the server at `addr`, for seeding and reading: the load itself goes over
+/// raw keep-alive connections, so the figures are the server's, not a client's.
+fn api(addr: SocketAddr) -> client::Client {
+    client::connect(&format!("http://{addr}"), client::Signer::None)
 }
 
-/// Runs a seeding step that must fully succeed.
-async fn seed(addr: SocketAddr, count: usize, what: &str, make: MakeRequest) -> anyhow::Result<()> {
-    if count == 0 {
-        return Ok(());
+/// Runs a seeding step through the typed client, 32 calls at a time; every call must succeed.
+async fn seed<F, Fut>(api: &client::Client, count: usize, what: &str, call: F) -> anyhow::Result<()>
+where
+    F: Fn(client::Client, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), client::Error<client::types::Error>>>
+        + Send
+        + 'static,
+{
+    let started = Instant::now();
+    let mut running: tokio::task::JoinSet<Result<(), client::Error<client::types::Error>>> =
+        tokio::task::JoinSet::new();
+    let mut failures = Vec::new();
+    for i in 0..count {
+        while running.len() >= 32 {
+            if let Some(Err(e)) = running.join_next().await.transpose()? {
+                failures.push(e.to_string());
+            }
+        }
+        running.spawn(call(api.clone(), i));
     }
-    let stats = drive(addr, 32, Until::Count(count), make).await?;
-    if stats.failures > 0 {
+    while let Some(done) = running.join_next().await {
+        if let Err(e) = done? {
+            failures.push(e.to_string());
+        }
+    }
+    if let Some(first) = failures.first() {
         bail!(
-            "seeding {what}: {} of {count} requests failed",
-            stats.failures
+            "seeding {what}: {} of {count} calls failed; the first: {first}",
+            failures.len()
         );
     }
+    let elapsed = started.elapsed().as_secs_f64();
     eprintln!(
-        "seeded {count} {what} in {:.1} s ({:.0}/s)",
-        stats.elapsed.as_secs_f64(),
-        stats.per_second()
+        "seeded {count} {what} in {elapsed:.1} s ({:.0}/s)",
+        count as f64 / elapsed
     );
     Ok(())
+}
+
+/// A job of `targets` (thing names, or ARNs) with a small document.
+fn new_job(
+    job_id: Option<String>,
+    targets: Vec<String>,
+) -> impl FnOnce(client::types::builder::CreateJobRequest) -> client::types::builder::CreateJobRequest
+{
+    move |b| {
+        b.job_id(job_id.map(|id| id.parse().expect("a valid job id")))
+            .targets(
+                targets
+                    .iter()
+                    .map(|t| t.parse().expect("a valid target"))
+                    .collect::<Vec<_>>(),
+            )
+            .document(Some(
+                r#"{"operation":"update"}"#.parse().expect("a JSON document"),
+            ))
+    }
 }
 
 fn things_body(range: std::ops::Range<usize>) -> String {
@@ -252,28 +277,23 @@ fn things_body(range: std::ops::Range<usize>) -> String {
 }
 
 async fn throughput(addr: SocketAddr, args: &Args) -> anyhow::Result<()> {
-    seed(
-        addr,
-        10,
-        "things",
-        Arc::new(|i| {
-            (
-                Method::POST,
-                "/things".into(),
-                Some(format!("{{\"thingName\":\"t-{i}\"}}")),
-            )
-        }),
-    )
+    let api = api(addr);
+    seed(&api, 10, "things", |api, i| async move {
+        api.create_thing()
+            .body_map(|b| b.thing_name(format!("t-{i}")))
+            .send()
+            .await
+            .map(drop)
+    })
     .await?;
-    let body = serde_json::json!({ "jobId": "bench-get", "targets": (0..10).map(|i| format!("t-{i}")).collect::<Vec<_>>(),
-                                   "document": "{}" })
-    .to_string();
-    seed(
-        addr,
-        1,
-        "job",
-        Arc::new(move |_| (Method::POST, "/jobs".into(), Some(body.clone()))),
-    )
+    seed(&api, 1, "job", |api, _| async move {
+        let targets = (0..10).map(|i| format!("t-{i}")).collect();
+        api.create_job()
+            .body_map(new_job(Some("bench-get".into()), targets))
+            .send()
+            .await
+            .map(drop)
+    })
     .await?;
     let run = Until::Elapsed(Duration::from_secs(args.seconds));
     let get = drive(
@@ -301,81 +321,100 @@ async fn throughput(addr: SocketAddr, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A `nextToken` about nine tenths of the way through a list.
-async fn deep_token(addr: SocketAddr, path: &str, rows: usize) -> anyhow::Result<String> {
-    let pages = rows * 9 / 10 / 250;
-    let mut token = String::new();
-    for _ in 0..pages.max(1) {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let uri = if token.is_empty() {
-            format!("{path}{separator}maxResults=250")
-        } else {
-            format!("{path}{separator}maxResults=250&nextToken={token}")
-        };
-        let page = get_json(addr, &uri).await?;
-        token = page["nextToken"]
-            .as_str()
-            .context("the list ended early")?
-            .to_owned();
+/// A `nextToken` about nine tenths of the way through a list, read 250 items a page by `page`,
+/// which reads the page after a token and returns the next one.
+async fn deep_token<F, Fut>(rows: usize, page: F) -> anyhow::Result<String>
+where
+    F: Fn(Option<client::types::NextToken>) -> Fut,
+    Fut: std::future::Future<
+        Output = Result<Option<client::types::NextToken>, client::Error<client::types::Error>>,
+    >,
+{
+    let mut token = None;
+    for _ in 0..(rows * 9 / 10 / 250).max(1) {
+        token = Some(page(token).await?.context("the list ended early")?);
     }
-    Ok(token)
+    Ok(token.map(|t| t.to_string()).unwrap_or_default())
 }
 
 async fn lists(addr: SocketAddr, args: &Args) -> anyhow::Result<()> {
     if args.small == 0 || args.large <= args.small {
         bail!("--large must be greater than --small, and --small above 0");
     }
-    let create_group = Arc::new(|_| {
-        (
-            Method::POST,
-            "/thing-groups".into(),
-            Some("{\"thingGroupName\":\"fleet\"}".to_owned()),
-        )
-    });
-    seed(addr, 1, "group", create_group).await?;
+    let api = api(addr);
+    seed(&api, 1, "group", |api, _| async move {
+        api.create_thing_group()
+            .body_map(|b| b.thing_group_name("fleet"))
+            .send()
+            .await
+            .map(drop)
+    })
+    .await?;
     let mut rows_done = 0;
     let mut results = Vec::new();
     for rows in [args.small, args.large] {
         let offset = rows_done;
-        let make_thing: MakeRequest = Arc::new(move |i| {
-            (
-                Method::POST,
-                "/things".into(),
-                Some(format!("{{\"thingName\":\"t-{}\"}}", offset + i)),
-            )
-        });
-        seed(addr, rows - rows_done, "things", make_thing).await?;
-        let join: MakeRequest = Arc::new(move |i| {
-            (
-                Method::PUT,
-                format!("/thing-groups/fleet/things/t-{}", offset + i),
-                None,
-            )
-        });
-        seed(addr, rows - rows_done, "group members", join).await?;
-        let make_job: MakeRequest = Arc::new(move |i| {
-            (
-                Method::POST,
-                "/jobs".into(),
-                Some(things_body(offset + i..offset + i + 1)),
-            )
-        });
-        seed(addr, rows - rows_done, "jobs", make_job).await?;
+        let count = rows - rows_done;
+        seed(&api, count, "things", |api, i| async move {
+            api.create_thing()
+                .body_map(|b| b.thing_name(format!("t-{}", offset + i)))
+                .send()
+                .await
+                .map(drop)
+        })
+        .await?;
+        seed(&api, count, "group members", |api, i| async move {
+            api.add_thing_to_thing_group()
+                .thing_group_name("fleet")
+                .thing_name(format!("t-{}", offset + i))
+                .send()
+                .await
+                .map(drop)
+        })
+        .await?;
+        seed(&api, count, "jobs", |api, i| async move {
+            api.create_job()
+                .body_map(new_job(None, vec![format!("t-{}", offset + i)]))
+                .send()
+                .await
+                .map(drop)
+        })
+        .await?;
         let status_job = format!("status-{rows}");
-        let body = serde_json::json!({ "jobId": status_job, "targets": ["arn:aws:iot:us-east-1:000000000000:thinggroup/fleet"],
-                                       "document": "{}" })
-        .to_string();
-        seed(
-            addr,
-            1,
-            "group job",
-            Arc::new(move |_| (Method::POST, "/jobs".into(), Some(body.clone()))),
-        )
+        let group = "arn:aws:iot:us-east-1:000000000000:thinggroup/fleet".to_owned();
+        let job = Some(status_job.clone());
+        seed(&api, 1, "group job", move |api, _| {
+            let (job, group) = (job.clone(), group.clone());
+            async move {
+                api.create_job()
+                    .body_map(new_job(job, vec![group]))
+                    .send()
+                    .await
+                    .map(drop)
+            }
+        })
         .await?;
         rows_done = rows;
         let status_path = format!("/jobs/{status_job}/status");
-        let jobs_token = deep_token(addr, "/jobs", rows).await?;
-        let status_token = deep_token(addr, &status_path, rows).await?;
+        let jobs_token = deep_token(rows, |token| {
+            let mut call = api.list_jobs().max_results(250u64);
+            if let Some(token) = token {
+                call = call.next_token(token);
+            }
+            async move { Ok(call.send().await?.into_inner().next_token) }
+        })
+        .await?;
+        let status_token = deep_token(rows, |token| {
+            let mut call = api
+                .list_job_executions_for_job()
+                .job_id(status_job.as_str())
+                .max_results(250u64);
+            if let Some(token) = token {
+                call = call.next_token(token);
+            }
+            async move { Ok(call.send().await?.into_inner().next_token) }
+        })
+        .await?;
         let cases = [
             (
                 "`GET /jobs?maxResults=100`, first page",

@@ -43,44 +43,51 @@ fn thing(i: usize) -> String {
 }
 
 async fn scenarios(addr: SocketAddr, args: &Args) -> anyhow::Result<()> {
-    seed(
-        addr,
-        args.things,
-        "things",
-        Arc::new(|i| {
-            let body = serde_json::json!({
-                "thingName": thing(i),
-                "attributes": {"floor": (i % 10).to_string(), "n": i.to_string()},
-            });
-            (Method::POST, "/things".into(), Some(body.to_string()))
-        }),
-    )
+    let api = super::api(addr);
+    seed(&api, args.things, "things", |api, i| async move {
+        let attributes = [("floor", i % 10), ("n", i)]
+            .into_iter()
+            .map(|(name, value)| {
+                let value = value.to_string().parse().expect("a valid attribute value");
+                (name.to_owned(), value)
+            })
+            .collect();
+        api.create_thing()
+            .body_map(|b| {
+                b.thing_name(thing(i))
+                    .attributes(Some(client::types::Attributes(attributes)))
+            })
+            .send()
+            .await
+            .map(drop)
+    })
+    .await?;
+    seed(&api, args.things, "classic shadows", |api, i| async move {
+        let reported = serde_json::json!({"temp": i % 50});
+        api.update_classic_shadow()
+            .thing_name(thing(i))
+            .body_map(|b| b.reported(reported.as_object().cloned()))
+            .send()
+            .await
+            .map(drop)
+    })
     .await?;
     seed(
-        addr,
-        args.things,
-        "classic shadows",
-        Arc::new(|i| {
-            let body = serde_json::json!({"reported": {"temp": i % 50}});
-            (
-                Method::PUT,
-                format!("/things/{}/shadow", thing(i)),
-                Some(body.to_string()),
-            )
-        }),
-    )
-    .await?;
-    seed(
-        addr,
+        &api,
         args.dynamic_groups,
         "dynamic groups",
-        Arc::new(|g| {
-            let body = serde_json::json!({
-                "thingGroupName": format!("hot-{g}"),
-                "queryString": format!("attributes.floor:{} AND shadow.reported.temp>{}", g % 10, 40 + g % 10),
-            });
-            (Method::POST, "/dynamic-thing-groups".into(), Some(body.to_string()))
-        }),
+        |api, g| async move {
+            let query = format!(
+                "attributes.floor:{} AND shadow.reported.temp>{}",
+                g % 10,
+                40 + g % 10
+            );
+            api.create_dynamic_thing_group()
+                .body_map(|b| b.thing_group_name(format!("hot-{g}")).query_string(query))
+                .send()
+                .await
+                .map(drop)
+        },
     )
     .await?;
 
