@@ -127,7 +127,7 @@ pub async fn scenario(url: &str, signer: Signer) -> anyhow::Result<()> {
         let _ = api.delete_thing().thing_name(thing.as_str()).send().await;
     }
     outcome?;
-    println!("smoke: 8 passed, 0 failed");
+    println!("smoke: 9 passed, 0 failed");
     Ok(())
 }
 
@@ -151,6 +151,17 @@ async fn steps(api: &client::Client, thing: &str, job: &str) -> anyhow::Result<(
         "read thing: another name",
     )?;
     step("read the thing back");
+    let untyped = client::UpdateThingRequest {
+        thing_type_name: Some(None),
+        ..Default::default()
+    };
+    api.update_thing()
+        .thing_name(thing)
+        .body(untyped)
+        .send()
+        .await
+        .map_err(failed("update thing"))?;
+    step("update the thing: no thing type (thingTypeName null)");
     api.create_job()
         .body_map(|b| {
             b.job_id(Some(job.parse().expect("a valid job id")))

@@ -1,14 +1,6 @@
 //! A typed Rust client of the API, generated from `openapi.yaml` when this crate builds
 //! (progenitor), so it always speaks the contract the server serves.
-//!
-//! ```no_run
-//! # async fn example() -> Result<(), client::Error<client::types::Error>> {
-//! let api = client::connect("http://127.0.0.1:8080", client::Signer::None);
-//! let body = client::types::CreateThingRequest::builder().thing_name("lamp-1".parse::<client::types::ThingName>().unwrap());
-//! api.create_thing().body(body).send().await?;
-//! let thing = api.describe_thing().thing_name("lamp-1").send().await?.into_inner().thing;
-//! # Ok(()) }
-//! ```
+//! (See the README, and `tests::the_readme_example_builds`.)
 //!
 //! A stack deployed with `AWS_IAM` authorization takes requests signed with SigV4:
 //! [`Signer::SigV4`] signs each one with the caller's credentials for the stack's region.
@@ -26,6 +18,66 @@ mod generated {
 }
 pub use generated::*;
 use progenitor_client::{ClientHooks, OperationInfo};
+
+/// The body of `updateThing`, written here rather than generated: `thingTypeName: null` takes the
+/// thing's type away, so the field has three states. `Some(None)` sends that `null`; `None`
+/// leaves the field out and keeps the type.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateThingRequest {
+    #[serde(
+        rename = "thingTypeName",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub thing_type_name: Option<Option<types::ThingTypeName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<types::Attributes>,
+    /// Merge `attributes` into the thing's instead of replacing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<bool>,
+    #[serde(
+        rename = "expectedVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expected_version: Option<i64>,
+}
+
+/// The body of a shadow update, written here rather than generated: a section set to `null`
+/// (`Some(None)`) is cleared, a section left out (`None`) is unchanged.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowUpdateRequest {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub desired: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub reported: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    #[serde(
+        rename = "expectedVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expected_version: Option<i64>,
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
 
 /// How requests are authorized.
 #[derive(Clone, Debug)]
@@ -115,6 +167,44 @@ pub fn connect(base_url: &str, signer: Signer) -> Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_example_builds() {
+        let api = connect("http://127.0.0.1:8080", Signer::None);
+        let _create = api.create_thing().body_map(|b| b.thing_name("lamp-1"));
+        let _read = api.describe_thing().thing_name("lamp-1");
+    }
+
+    #[test]
+    fn null_is_sent_only_where_it_is_asked_for() {
+        let remove = UpdateThingRequest {
+            thing_type_name: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&remove).expect("serializes"),
+            serde_json::json!({"thingTypeName": null})
+        );
+        let keep = UpdateThingRequest {
+            merge: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&keep).expect("serializes"),
+            serde_json::json!({"merge": true})
+        );
+        let clear = ShadowUpdateRequest {
+            desired: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&clear).expect("serializes"),
+            serde_json::json!({"desired": null})
+        );
+        let read: UpdateThingRequest =
+            serde_json::from_value(serde_json::json!({"thingTypeName": null})).expect("reads");
+        assert!(matches!(read.thing_type_name, Some(None)));
+    }
 
     fn request(body: &str) -> reqwest::Request {
         let mut request = reqwest::Request::new(

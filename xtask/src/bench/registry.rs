@@ -66,7 +66,10 @@ async fn scenarios(addr: SocketAddr, args: &Args) -> anyhow::Result<()> {
         let reported = serde_json::json!({"temp": i % 50});
         api.update_classic_shadow()
             .thing_name(thing(i))
-            .body_map(|b| b.reported(reported.as_object().cloned()))
+            .body(client::ShadowUpdateRequest {
+                reported: Some(reported.as_object().cloned()),
+                ..Default::default()
+            })
             .send()
             .await
             .map(drop)
