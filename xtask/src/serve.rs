@@ -51,3 +51,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Args;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(words: &[&str]) -> Args {
+        Serve::try_parse_from(std::iter::once("serve").chain(words.iter().copied()))
+            .unwrap_or_else(|e| panic!("{words:?}: {e}"))
+            .args
+    }
+
+    #[test]
+    fn the_servers_flags_are_taken_as_typed() {
+        let typed = parse(&["--port", "9000", "--memory"]);
+        assert_eq!(typed.server_args, ["--port", "9000", "--memory"]);
+        assert!(!typed.release);
+        let released = parse(&["--release", "--port", "9000"]);
+        assert!(released.release);
+        assert_eq!(released.server_args, ["--port", "9000"]);
+        // The old spelling, after `--`, still works.
+        assert_eq!(parse(&["--", "--memory"]).server_args, ["--memory"]);
+        assert!(parse(&["--help-server"]).help_server);
+    }
+}
