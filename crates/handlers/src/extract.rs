@@ -37,14 +37,8 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
+        let bytes = read_body(req).await?;
+        let bytes: &[u8] = if is_blank(&bytes) { b"{}" } else { &bytes };
         if bytes != b"{}" {
             let given = content_type
                 .as_ref()
@@ -84,6 +78,18 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
     }
 }
 
+/// The body's bytes, up to the largest body accepted.
+async fn read_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)
+}
+
+/// Whether a body is empty, white space aside: no body at all.
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
 /// Where the first `null` inside `value` is, as a field path (`a.b[2]`), if any.
 fn null_inside(value: &serde_json::Value, path: String) -> Option<String> {
     use serde_json::Value;
@@ -108,10 +114,7 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(&read_body(req).await?) {
             Ok(NoBody)
         } else {
             Err(DomainError::validation(
@@ -196,25 +199,15 @@ pub fn version_from_string<'de, D: serde::Deserializer<'de>>(
         })
 }
 
-/// An execution number, from a query string (text) or a body (a number or a string of digits).
+/// An execution number from a query string, where it arrives as text.
 pub fn execution_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrText {
-        Number(i64),
-        Text(String),
-    }
     let rule = "must be a positive integer";
-    let number = match NumberOrText::deserialize(deserializer)
-        .map_err(|_| serde::de::Error::custom(rule))?
-    {
-        NumberOrText::Number(n) => n,
-        NumberOrText::Text(t) => t
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("{rule}, got {t:?}")))?,
-    };
+    let text = String::deserialize(deserializer)?;
+    let number: i64 = text
+        .parse()
+        .map_err(|_| serde::de::Error::custom(format!("{rule}, got {text:?}")))?;
     if number < 1 {
         return Err(serde::de::Error::custom(format!("{rule}, got {number}")));
     }
