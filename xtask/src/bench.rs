@@ -220,12 +220,16 @@ where
         + Send
         + 'static,
 {
+    if count == 0 {
+        return Ok(());
+    }
     let started = Instant::now();
     let mut running: tokio::task::JoinSet<Result<(), client::Error<client::types::Error>>> =
         tokio::task::JoinSet::new();
     let mut failures = Vec::new();
     for i in 0..count {
-        while running.len() >= 32 {
+        // At most 32 calls at a time.
+        if running.len() == 32 {
             if let Some(Err(e)) = running.join_next().await.transpose()? {
                 failures.push(e.to_string());
             }
