@@ -12,8 +12,8 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use crate::infra::{Architecture, Overrides, Settings};
-use crate::test::virtual_env;
-use crate::{cargo, project_root, run_checked, target_dir};
+use crate::python::LAMBDA;
+use crate::util::{cargo, hex, run_checked, target_dir};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -71,9 +71,9 @@ fn rust_target(architecture: Architecture) -> &'static str {
 pub fn build(architecture: Architecture) -> anyhow::Result<Artifact> {
     let target = rust_target(architecture);
     add_rust_target(target)?;
-    let venv = virtual_env(&project_root(), ".venv-lambda", "requirements-lambda.txt")?;
+    let venv = LAMBDA.install()?;
     // cargo finds the cargo-lambda subcommand, and cargo-lambda finds zig, on this PATH.
-    let mut path = std::ffi::OsString::from(venv.join("bin"));
+    let mut path = std::ffi::OsString::from(venv.bin_dir());
     if let Some(rest) = std::env::var_os("PATH") {
         path.push(":");
         path.push(rest);
@@ -142,10 +142,6 @@ pub fn reproducible_zip(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
     zip.start_file("bootstrap", options)?;
     zip.write_all(binary)?;
     Ok(zip.finish()?.into_inner())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -10,29 +10,22 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use crate::local_server::{LocalServer, Profile};
-use crate::{project_root, run_checked, target_dir};
+use xtask::local_server::{LocalServer, Profile};
+use xtask::python::Venv;
+use xtask::util::{hex, project_root, run_checked, target_dir};
 
 /// Fixed, so a failure is reproduced by running the same command again.
 const SCHEMATHESIS_SEED: &str = "1";
 /// Examples per operation and phase: about half a minute on a 2-core machine.
 const SCHEMATHESIS_EXAMPLES: &str = "30";
 
-/// Runs the checks; the debug `iot-api-local` must be built (the test build makes it).
-pub fn run(venv: &Path) -> anyhow::Result<()> {
+/// Runs the checks against the debug `iot-api-local`, with the clients `generated_clients` wrote;
+/// the test build must have made the debug `iot-api-local` and `ops` binaries.
+pub fn run(venv: &Venv, clients: &Path, chromium: &Path) -> anyhow::Result<()> {
     let root = project_root();
-    let bin = venv.join("bin");
-    run_checked(
-        Command::new(bin.join("openapi-generator-cli"))
-            .args(["validate", "-i"])
-            .arg(root.join("openapi.yaml")),
-    )
-    .context("openapi-generator refuses openapi.yaml (it needs Java: is a JRE installed?)")?;
-    let clients = generated_clients(&root, &bin)?;
-
     let server = LocalServer::start(Profile::Debug)?;
     run_checked(
-        Command::new(bin.join("python"))
+        Command::new(venv.bin("python"))
             .arg(root.join("contract").join("clients.py"))
             .args(["--url", &server.url(), "--openapi-generator"])
             .arg(clients.join("openapi-generator"))
@@ -40,10 +33,13 @@ pub fn run(venv: &Path) -> anyhow::Result<()> {
             .arg(clients.join("openapi-python-client"))
             .env("PYTHONDONTWRITEBYTECODE", "1"),
     )?;
-    docs_in_chromium(&server.url())?;
+    docs_in_chromium(chromium, &server.url())?;
     // The typed Rust client, in the scenario `cargo xtask smoke` runs against a deployed stack.
-    tokio::runtime::Runtime::new()?
-        .block_on(crate::smoke::scenario(&server.url(), client::Signer::None))?;
+    run_checked(Command::new(target_dir().join("debug").join("ops")).args([
+        "smoke",
+        "--url",
+        &server.url(),
+    ]))?;
     drop(server);
 
     // A fresh server, so the fuzzer starts from an empty registry as a new user would.
@@ -51,7 +47,7 @@ pub fn run(venv: &Path) -> anyhow::Result<()> {
     let work = target_dir().join("schemathesis");
     std::fs::create_dir_all(&work)?;
     run_checked(
-        Command::new(bin.join("schemathesis"))
+        Command::new(venv.bin("schemathesis"))
             .arg("--config-file")
             .arg(root.join("contract").join("schemathesis.toml"))
             .arg("run")
@@ -67,9 +63,16 @@ pub fn run(venv: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// Both generated clients, in a folder named by what they are made from, so they are generated
-/// again only when the contract, the generators' versions or their settings change.
-fn generated_clients(root: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
+/// openapi-generator's verdict on the contract (it refuses duplicate keys, as every generator
+/// does), then both generated clients, in a folder named by what they are made from, so they are
+/// generated again only when the contract, the generators' versions or their settings change.
+pub fn generated_clients(root: &Path, venv: &Venv) -> anyhow::Result<PathBuf> {
+    run_checked(
+        Command::new(venv.bin("openapi-generator-cli"))
+            .args(["validate", "-i"])
+            .arg(root.join("openapi.yaml")),
+    )
+    .context("openapi-generator refuses openapi.yaml (it needs Java: is a JRE installed?)")?;
     let mut inputs = Sha256::new();
     for file in [
         "openapi.yaml",
@@ -79,7 +82,7 @@ fn generated_clients(root: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
         let path = root.join(file);
         inputs.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
     }
-    let hash = crate::build::hex(&inputs.finalize());
+    let hash = hex(&inputs.finalize());
     let dir = target_dir().join("contract-clients").join(&hash[..16]);
     let done = dir.join("generated");
     if done.exists() {
@@ -90,7 +93,7 @@ fn generated_clients(root: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(&dir)?;
     }
     run_checked(
-        Command::new(bin.join("openapi-generator-cli"))
+        Command::new(venv.bin("openapi-generator-cli"))
             .args(["generate", "--generator-name", "python"])
             .args(["--package-name", "iot_api_client", "--input-spec"])
             .arg(root.join("openapi.yaml"))
@@ -99,7 +102,7 @@ fn generated_clients(root: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
             .stdout(std::process::Stdio::null()),
     )?;
     run_checked(
-        Command::new(bin.join("openapi-python-client"))
+        Command::new(venv.bin("openapi-python-client"))
             .args(["generate", "--meta", "none", "--fail-on-warning", "--path"])
             .arg(root.join("openapi.yaml"))
             .arg("--config")
@@ -114,13 +117,12 @@ fn generated_clients(root: &Path, bin: &Path) -> anyhow::Result<PathBuf> {
 /// The server's `/docs` in real headless Chromium, with its network requests to anywhere but the
 /// server refused: Swagger UI must render one block per operation of the contract. A screenshot
 /// goes to `target/docs.png` for review.
-fn docs_in_chromium(url: &str) -> anyhow::Result<()> {
-    let chromium = chromium()?;
+fn docs_in_chromium(chromium: &Path, url: &str) -> anyhow::Result<()> {
     let profile = target_dir().join("chromium-profile");
     let _ = std::fs::remove_dir_all(&profile);
     let page = format!("{url}/docs");
     let headless = |extra: &[&str]| {
-        let mut command = Command::new(&chromium);
+        let mut command = Command::new(chromium);
         command
             .args([
                 "--headless",
@@ -166,7 +168,7 @@ fn docs_in_chromium(url: &str) -> anyhow::Result<()> {
 }
 
 /// Debian's Chromium, installed when missing (the test command runs as root on CI machines).
-fn chromium() -> anyhow::Result<PathBuf> {
+pub fn chromium() -> anyhow::Result<PathBuf> {
     let path = PathBuf::from("/usr/bin/chromium");
     if !path.exists() {
         eprintln!("installing Debian's chromium for the browser checks");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-use crate::project_root;
+use crate::util::project_root;
 
 /// The settings file's format version this xtask reads.
 pub const SETTINGS_VERSION: u32 = 1;

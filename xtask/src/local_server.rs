@@ -26,7 +26,7 @@ impl LocalServer {
             Profile::Debug => "debug",
             Profile::Release => "release",
         };
-        let binary = crate::target_dir().join(folder).join("iot-api-local");
+        let binary = crate::util::target_dir().join(folder).join("iot-api-local");
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

@@ -1,25 +1,16 @@
-//! Project automation: `cargo xtask <command>`. Each command is one module with a `run`.
+//! `cargo xtask <command>`: the project's one entry point. Serving, testing, the template and the
+//! Lambda artifact run here; the commands that talk to AWS or load the server (deploy, destroy,
+//! smoke, device, bench) live in the `ops` binary, built only when one of them is asked for.
 
-mod bench;
-mod build;
-mod coldstart;
 mod contract;
-mod deploy;
-mod device;
-mod infra;
-mod local_server;
-#[path = "../../crates/lambda/tests/support/runtime_api.rs"]
-mod runtime_api;
 mod serve;
-mod smoke;
-mod synth;
 mod test;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::ExitCode;
 
-use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use xtask::util::cargo;
+use xtask::{build, synth};
 
 #[derive(Parser)]
 #[command(
@@ -36,90 +27,79 @@ struct Cli {
 enum Commands {
     /// Build and start the local server; its flags follow (`cargo xtask serve --port 9000 --memory`).
     Serve(serve::Args),
-    /// Run every check CI runs: the OpenAPI validator, formatting, clippy and all tests.
+    /// Run every check CI runs but clippy: the contract with outside tools, the template, formatting
+    /// and all tests.
     Test(test::Args),
+    /// Run clippy over every crate and target, warnings as errors (CI runs it after the tests).
+    Lint,
     /// Write infra/template.json (CloudFormation) from openapi.yaml and infra/iot-api.toml.
     Synth(synth::Args),
     /// Build the Lambda artifact: target/lambda/bootstrap-<architecture>/bootstrap.zip and its sha256.
     Build(build::Args),
+    /// Build, upload and deploy the stack to AWS through a change set, shown before it runs. [ops]
+    Deploy(Forwarded),
+    /// Delete the deployed stack, after confirmation. [ops]
+    Destroy(Forwarded),
+    /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed. [ops]
+    Smoke(Forwarded),
     /// Play a device: take the thing's next job from the local device endpoint and end it as told.
-    Device(device::Args),
-    /// Build, upload and deploy the stack to AWS through a change set, shown before it runs.
-    Deploy(deploy::DeployArgs),
-    /// Delete the deployed stack, after confirmation.
-    Destroy(deploy::DestroyArgs),
-    /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed.
-    Smoke(smoke::Args),
-    /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
-    #[command(subcommand)]
-    Bench(Bench),
+    /// [ops]
+    Device(Forwarded),
+    /// Measure on this machine (api, cold-start, registry) and print Markdown for BENCHMARKS.md.
+    /// [ops]
+    Bench(Forwarded),
 }
 
-#[derive(Subcommand)]
-enum Bench {
-    /// Load-test the release local server: requests/s and latencies.
-    Api(bench::Args),
-    /// Start the Lambda bootstrap afresh 20+ times: init, first response, warm latency, RSS, zip size.
-    ColdStart(coldstart::Args),
-    /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
-    Registry(bench::registry::Args),
+/// The arguments of a command the `ops` binary runs, `--help` included, passed on untouched.
+#[derive(clap::Args)]
+#[command(disable_help_flag = true)]
+struct Forwarded {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Serve(args) => serve::run(args),
         Commands::Test(args) => test::run(args),
+        Commands::Lint => test::lint(),
         Commands::Synth(args) => synth::run(args),
         Commands::Build(args) => build::run(args),
-        Commands::Device(args) => device::run(args),
-        Commands::Deploy(args) => deploy::run_deploy(args),
-        Commands::Destroy(args) => deploy::run_destroy(args),
-        Commands::Smoke(args) => smoke::run(args),
-        Commands::Bench(Bench::Api(args)) => bench::run(args),
-        Commands::Bench(Bench::ColdStart(args)) => coldstart::run(args),
-        Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
+        Commands::Deploy(f) => return ops("deploy", f),
+        Commands::Destroy(f) => return ops("destroy", f),
+        Commands::Smoke(f) => return ops("smoke", f),
+        Commands::Device(f) => return ops("device", f),
+        Commands::Bench(f) => return ops("bench", f),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-/// The repository root: the parent of this crate.
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Where cargo puts this workspace's build output.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join("target"))
-}
-
-/// `cargo`, as the one running xtask.
-pub fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(project_root());
-    command
-}
-
-/// Runs a command to completion, failing with its command line when it fails.
-pub fn run_checked(command: &mut Command) -> anyhow::Result<()> {
-    let shown = format!("{command:?}");
-    eprintln!("$ {shown}");
-    let status = command
-        .status()
-        .with_context(|| format!("starting {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed with {status}");
+/// Runs `command` of the `ops` binary, building it first (the AWS SDK crates: minutes the first
+/// time), and exits as it exits.
+fn ops(command: &str, forwarded: Forwarded) -> ExitCode {
+    let status = cargo()
+        .args(["run", "--locked", "--package", "ops", "--"])
+        .arg(command)
+        .args(&forwarded.args)
+        .status();
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
+        Err(e) => {
+            eprintln!("error: starting cargo run --package ops: {e}");
+            ExitCode::FAILURE
+        }
     }
-    Ok(())
 }

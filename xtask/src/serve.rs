@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::{cargo, project_root};
+use xtask::util::{cargo, project_root};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,15 +18,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    eprintln!(
+        "building the local server (crates/server, the emulator, the handlers; on a fresh clone \
+         about 3 minutes on 2 cores, then seconds)"
+    );
     let mut command = cargo();
-    command.args([
-        "run",
-        "--quiet",
-        "--package",
-        "server",
-        "--bin",
-        "iot-api-local",
-    ]);
+    command.args(["run", "--package", "server", "--bin", "iot-api-local"]);
     if args.release {
         command.arg("--release");
     }

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::infra::{Authorization, Grouping, Overrides, Settings};
-use crate::project_root;
+use crate::util::project_root;
 
 /// The first key of the template says where it comes from.
 pub const GENERATED: &str =
@@ -701,7 +701,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         bail!("API Gateway would refuse this API: {}", problems.join("; "));
     }
     let body_hash =
-        crate::build::hex(&Sha256::digest(serde_json::to_vec(&body)?))[..12].to_uppercase();
+        crate::util::hex(&Sha256::digest(serde_json::to_vec(&body)?))[..12].to_uppercase();
     let deployment = format!("Deployment{body_hash}");
 
     let mut resources = Map::new();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::Method;
 
 use super::{drive, prepare, seed, Until, HEADER};
-use crate::local_server::{LocalServer, Profile};
+use xtask::local_server::{LocalServer, Profile};
 
 #[derive(clap::Args)]
 pub struct Args {

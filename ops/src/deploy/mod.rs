@@ -23,9 +23,10 @@ use cfn::error::{ProvideErrorMetadata, SdkError};
 use cfn::types::{Capability, ChangeSetStatus, ChangeSetType, StackStatus};
 use sha2::{Digest, Sha256};
 
-use crate::build::{self, hex};
-use crate::infra::{check_bucket, check_region, Overrides, Settings};
-use crate::synth;
+use xtask::build;
+use xtask::infra::{check_bucket, check_region, Overrides, Settings};
+use xtask::synth;
+use xtask::util::hex;
 
 /// Where and as whom to call AWS; unset values come from the standard configuration.
 #[derive(clap::Args, Debug, Default)]

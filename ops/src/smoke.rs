@@ -12,7 +12,7 @@ use client::types;
 use client::Signer;
 
 use crate::deploy::{self, AwsArgs};
-use crate::infra::{Overrides, Settings};
+use xtask::infra::{Overrides, Settings};
 
 #[derive(clap::Args)]
 pub struct Args {

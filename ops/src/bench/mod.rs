@@ -15,9 +15,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 
-use crate::local_server::{LocalServer, Profile};
-use crate::{cargo, run_checked};
+use xtask::local_server::{LocalServer, Profile};
+use xtask::util::{cargo, run_checked};
 
+pub mod cold_start;
 pub mod registry;
 
 #[derive(clap::Args)]

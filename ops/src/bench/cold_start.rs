@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 
 use crate::runtime_api::RuntimeApi;
-use crate::test::{python_tools, Moto};
-use crate::{cargo, project_root, run_checked, target_dir};
+use xtask::python::{Moto, DEV};
+use xtask::util::{cargo, project_root, run_checked, target_dir};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,10 +36,10 @@ const ZIP_TARGET_MIB: f64 = 6.0;
 const THING: &str = "bench-lamp";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    run_checked(cargo().arg("build").args(crate::build::BOOTSTRAP))?;
+    run_checked(cargo().arg("build").args(xtask::build::BOOTSTRAP))?;
     let binary = target_dir().join("release-lambda").join("bootstrap");
     let zip_bytes = zipped_size(&binary)?;
-    let venv = python_tools(&project_root())?;
+    let venv = DEV.install()?;
     let moto = Moto::start(&venv)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -84,7 +84,7 @@ fn event(fixture: &str) -> anyhow::Result<String> {
 /// The bytes of `bootstrap` zipped as `cargo xtask build` zips it.
 fn zipped_size(binary: &Path) -> anyhow::Result<usize> {
     let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
-    Ok(crate::build::reproducible_zip(&bytes)?.len())
+    Ok(xtask::build::reproducible_zip(&bytes)?.len())
 }
 
 /// What one fresh process did.
@@ -200,7 +200,7 @@ fn report(args: &Args, processes: &[Process], zip_bytes: usize) {
     let zip_mib = zip_bytes as f64 / (1024.0 * 1024.0);
     let init_p = [0.5, 0.9, 1.0].map(|p| quantile(&mut init, p));
     let first_p = [0.5, 0.9, 1.0].map(|p| quantile(&mut first, p));
-    println!("{}", crate::bench::machine());
+    println!("{}", super::machine());
     println!(
         "Command: `cargo xtask bench cold-start --runs {} --warm {}` ({} fresh processes, {} warm invocations)\n",
         args.runs,

@@ -1,0 +1,69 @@
+//! `ops`: the commands that talk to AWS or load the server, run through `cargo xtask` (`cargo
+//! xtask deploy` runs `ops deploy`). They are a binary of their own so that serving and testing
+//! locally never wait for the AWS SDK crates to build.
+
+mod bench;
+mod deploy;
+mod device;
+#[path = "../../crates/lambda/tests/support/runtime_api.rs"]
+mod runtime_api;
+mod smoke;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "The IoT device management API's commands that talk to AWS or load the server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Build, upload and deploy the stack to AWS through a change set, shown before it runs.
+    Deploy(deploy::DeployArgs),
+    /// Delete the deployed stack, after confirmation.
+    Destroy(deploy::DestroyArgs),
+    /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed.
+    Smoke(smoke::Args),
+    /// Play a device: take the thing's next job from the local device endpoint and end it as told.
+    Device(device::Args),
+    /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Load-test the release local server: requests/s and latencies.
+    Api(bench::Args),
+    /// Start the Lambda bootstrap afresh 20+ times: init, first response, warm latency, RSS, zip size.
+    ColdStart(bench::cold_start::Args),
+    /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
+    Registry(bench::registry::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Commands::Deploy(args) => deploy::run_deploy(args),
+        Commands::Destroy(args) => deploy::run_destroy(args),
+        Commands::Smoke(args) => smoke::run(args),
+        Commands::Device(args) => device::run(args),
+        Commands::Bench(Bench::Api(args)) => bench::run(args),
+        Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
+        Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
