@@ -15,6 +15,9 @@ pub struct Args {
     /// Print the server's flags.
     #[arg(long)]
     help_server: bool,
+    /// Write cargo's timing report of the build (target/cargo-timings/).
+    #[arg(long)]
+    timings: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -26,6 +29,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     command.args(["run", "--package", "server", "--bin", "iot-api-local"]);
     if args.release {
         command.arg("--release");
+    }
+    if args.timings {
+        command.arg("--timings");
     }
     command.arg("--");
     if args.help_server {

@@ -15,6 +15,9 @@ use xtask::util::{cargo, project_root, run_checked, target_dir};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Write cargo's timing report of the test build (target/cargo-timings/).
+    #[arg(long)]
+    timings: bool,
     /// Arguments passed on to `cargo test`, after `--`.
     #[arg(last = true)]
     cargo_test_args: Vec<String>,
@@ -24,10 +27,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let root = project_root();
     // The Rust build takes the most time on a fresh machine; the Python tools and Chromium
     // install meanwhile, and the checks that need no build run before it is waited for.
-    let build = cargo()
-        .args(["test", "--workspace", "--locked", "--no-run", "--quiet"])
-        .spawn()
-        .context("starting cargo test --no-run")?;
+    let mut build = cargo();
+    build.args(["test", "--workspace", "--locked", "--no-run", "--quiet"]);
+    if args.timings {
+        build.arg("--timings");
+    }
+    let build = build.spawn().context("starting cargo test --no-run")?;
     let build = Build(Some(build));
     let venv = DEV.install()?;
     let checkov = CHECKOV.install()?;
