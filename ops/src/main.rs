@@ -47,6 +47,8 @@ enum Bench {
     ColdStart(bench::cold_start::Args),
     /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
     Registry(bench::registry::Args),
+    /// Time a newcomer's first run: `cargo xtask serve` and `cargo xtask test` from fresh clones.
+    FirstRun(bench::first_run::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
+        Commands::Bench(Bench::FirstRun(args)) => bench::first_run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

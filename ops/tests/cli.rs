@@ -16,7 +16,7 @@ fn help(words: &[&str]) -> String {
 
 #[test]
 fn every_command_answers_help_under_the_name_users_type() {
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 9] = [
         &["deploy"],
         &["destroy"],
         &["smoke"],
@@ -25,6 +25,7 @@ fn every_command_answers_help_under_the_name_users_type() {
         &["bench", "api"],
         &["bench", "cold-start"],
         &["bench", "registry"],
+        &["bench", "first-run"],
     ];
     for words in commands {
         let text = help(words);

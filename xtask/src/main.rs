@@ -45,7 +45,8 @@ enum Commands {
     /// Play a device: take the thing's next job from the local device endpoint and end it as told.
     /// [ops]
     Device(Forwarded),
-    /// Measure on this machine (api, cold-start, registry) and print Markdown for BENCHMARKS.md.
+    /// Measure on this machine (api, cold-start, registry, first-run) and print Markdown for
+    /// BENCHMARKS.md.
     /// [ops]
     Bench(Forwarded),
 }

@@ -19,6 +19,7 @@ use xtask::local_server::{LocalServer, Profile};
 use xtask::util::{cargo, run_checked};
 
 pub mod cold_start;
+pub mod first_run;
 pub mod registry;
 
 #[derive(clap::Args)]
