@@ -1,5 +1,5 @@
-//! The Backend on AWS IoT: each method is one call of aws-sdk-iot (or, for what a device
-//! reports, of the IoT jobs data plane), with AWS errors mapped to domain errors by their code.
+//! The Backend on AWS IoT: each method is one call of aws-sdk-iot (or, for shadows, of the IoT
+//! data plane), with AWS errors mapped to domain errors by their code.
 //!
 //! Clients are built once per process from the standard credential and region chain, with the
 //! SDK's standard retries and an operation timeout. `AWS_ENDPOINT_URL` and
@@ -19,7 +19,7 @@ use models::ids::{JobId, JobTemplateId, Location, Target, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
-    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob,
 };
 use models::{Backend, DomainError, NextToken, Page, PageRequest, Result};
 use tokio::sync::OnceCell;
@@ -39,10 +39,9 @@ pub fn http_client() -> aws_sdk_iot::config::SharedHttpClient {
 
 pub struct AwsIot {
     iot: aws_sdk_iot::Client,
-    /// What the jobs data plane client is built from, when it is not given.
+    /// What the shadow data plane client is built from, when it is not given.
     config: Option<aws_config::SdkConfig>,
-    jobs_data: OnceCell<aws_sdk_iotjobsdataplane::Client>,
-    /// The device shadow data plane, found like the jobs data plane.
+    /// The device shadow data plane, found once per process (`data_plane`).
     shadows: OnceCell<aws_sdk_iotdataplane::Client>,
     location: Location,
 }
@@ -73,7 +72,6 @@ impl AwsIot {
         AwsIot {
             iot: aws_sdk_iot::Client::new(&config),
             config: Some(config),
-            jobs_data: OnceCell::new(),
             shadows: OnceCell::new(),
             location,
         }
@@ -82,14 +80,12 @@ impl AwsIot {
     /// A backend over clients built elsewhere (tests give mocked ones).
     pub fn with_clients(
         iot: aws_sdk_iot::Client,
-        jobs_data: aws_sdk_iotjobsdataplane::Client,
         shadows: aws_sdk_iotdataplane::Client,
         location: Location,
     ) -> Self {
         AwsIot {
             iot,
             config: None,
-            jobs_data: OnceCell::new_with(Some(jobs_data)),
             shadows: OnceCell::new_with(Some(shadows)),
             location,
         }
@@ -105,7 +101,6 @@ impl AwsIot {
         AwsIot {
             iot,
             config: Some(config),
-            jobs_data: OnceCell::new(),
             shadows: OnceCell::new(),
             location,
         }
@@ -141,22 +136,6 @@ impl AwsIot {
             "endpointAddress",
         )?;
         Ok((config, Some(format!("https://{address}"))))
-    }
-
-    /// The jobs data plane client, found once per process.
-    async fn jobs_data(&self) -> Result<&aws_sdk_iotjobsdataplane::Client> {
-        self.jobs_data
-            .get_or_try_init(|| async {
-                let (config, endpoint) = self
-                    .data_plane("AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE", "iot:Jobs")
-                    .await?;
-                let mut builder = aws_sdk_iotjobsdataplane::config::Builder::from(config);
-                if endpoint.is_some() {
-                    builder.set_endpoint_url(endpoint);
-                }
-                Ok(aws_sdk_iotjobsdataplane::Client::from_conf(builder.build()))
-            })
-            .await
     }
 
     /// The device shadow data plane client, found once per process.
@@ -679,26 +658,6 @@ impl Backend for AwsIot {
             items,
             next_token: next(output.next_token()),
         })
-    }
-
-    async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()> {
-        let client = self.jobs_data().await?;
-        let details = update
-            .status_details
-            .map(|d| d.as_map().clone().into_iter().collect());
-        client
-            .update_job_execution()
-            .job_id(update.job_id.as_str())
-            .thing_name(update.thing_name.as_str())
-            .status(aws_sdk_iotjobsdataplane::types::JobExecutionStatus::from(
-                update.status.as_str(),
-            ))
-            .set_status_details(details)
-            .set_expected_version(update.expected_version)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error("UpdateJobExecution", e))?;
-        Ok(())
     }
 
     async fn create_job_template(&self, template: NewJobTemplate) -> Result<JobTemplateCreated> {

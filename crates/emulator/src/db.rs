@@ -49,19 +49,6 @@ impl From<Fail> for DomainError {
 
 pub(crate) type Res<T> = Result<T, Fail>;
 
-/// Reads back JSON this emulator stored, inside a row mapping: a text that no longer parses is a
-/// conversion failure of that row.
-pub(crate) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-/// A stored name that no longer parses, reported as a row conversion failure.
-pub(crate) fn stored_name_error(e: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-}
-
 /// Where the emulator keeps its state.
 #[derive(Clone, Debug)]
 pub enum Storage {

@@ -1,5 +1,5 @@
-//! The jobs data plane, as a device meets it (`shared/reference/aws-iot-semantics.md` sections 4
-//! and 7): its pending executions, starting the next one, describing one, reporting progress.
+//! The jobs data plane, as a device meets it on AWS IoT (README, Behaviour): its pending
+//! executions, starting the next one, describing one, reporting progress.
 //!
 //! Every function here runs inside one transaction opened by the caller.
 
@@ -17,9 +17,8 @@ use rusqlite::{params, Connection, Row};
 
 use crate::clock::Millis;
 use crate::db::{Fail, Res};
-use crate::{jobs, registry};
-
-const MINUTE: Millis = 60_000;
+use crate::jobs::MINUTE;
+use crate::{jobs, registry, rows};
 
 /// An execution row as the data plane needs it.
 struct Execution {
@@ -40,47 +39,32 @@ struct Execution {
 const COLUMNS: &str = "job_id, thing_name, status, status_details, queued_at, started_at, \
      last_updated_at, version_number, execution_number, latest, in_progress_deadline, step_deadline";
 
-/// Runs a query selecting `COLUMNS` and parses the rows.
-fn query(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Res<Vec<Execution>> {
-    let rows = conn
-        .prepare_cached(sql)?
-        .query_map(args, |r: &Row<'_>| {
-            let text: [String; 4] = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
-            let numbers: [Option<i64>; 8] = [
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ];
-            Ok((text, numbers))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|([job_id, thing, status, details], n)| {
-            Ok(Execution {
-                job_id: jobs::stored_id(JobId::try_from(job_id))?,
-                thing_name: jobs::stored_id(ThingName::try_from(thing))?,
-                status: jobs::parse_status(&status, ExecutionStatus::parse)?,
-                status_details: serde_json::from_str(&details).map_err(|e| {
-                    Fail::Domain(DomainError::Internal(format!(
-                        "stored status details are unreadable: {e}"
-                    )))
-                })?,
-                queued_at: n[0].unwrap_or_default(),
-                started_at: n[1],
-                last_updated_at: n[2].unwrap_or_default(),
-                version_number: n[3].unwrap_or_default(),
-                execution_number: n[4].unwrap_or_default(),
-                latest: n[5] == Some(1),
-                in_progress_deadline: n[6],
-                step_deadline: n[7],
-            })
+impl Execution {
+    /// A row selecting `COLUMNS`.
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Execution> {
+        Ok(Execution {
+            job_id: rows::text(r, "job_id")?,
+            thing_name: rows::text(r, "thing_name")?,
+            status: rows::text(r, "status")?,
+            status_details: rows::json(r, "status_details")?,
+            queued_at: r.get("queued_at")?,
+            started_at: r.get("started_at")?,
+            last_updated_at: r.get("last_updated_at")?,
+            version_number: r.get("version_number")?,
+            execution_number: r.get("execution_number")?,
+            latest: r.get("latest")?,
+            in_progress_deadline: r.get("in_progress_deadline")?,
+            step_deadline: r.get("step_deadline")?,
         })
-        .collect()
+    }
+}
+
+/// Runs a query selecting `COLUMNS` and reads the rows.
+fn query(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Res<Vec<Execution>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(args, Execution::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 fn seconds(millis: Millis) -> i64 {
@@ -335,7 +319,8 @@ fn apply(conn: &Connection, current: Execution, update: &DeviceUpdate, now: Mill
         (None, None)
     } else {
         let in_progress = if starting {
-            jobs::in_progress_timeout_minutes(conn, &update.job_id)?.map(|m| now + m * MINUTE)
+            jobs::executions::in_progress_timeout_minutes(conn, &update.job_id)?
+                .map(|m| now + m * MINUTE)
         } else {
             current.in_progress_deadline
         };
@@ -356,14 +341,14 @@ fn apply(conn: &Connection, current: Execution, update: &DeviceUpdate, now: Mill
         job_id,
         thing,
         update.status.as_str(),
-        serde_json::to_string(&details).unwrap_or_else(|_| "{}".into()),
+        rows::to_json(&details)?,
         now,
         in_progress_deadline,
         step_deadline,
         current.execution_number
     ])?;
     if update.status.is_terminal() {
-        jobs::after_end(
+        jobs::rollout::after_end(
             conn,
             job_id,
             thing,
@@ -372,5 +357,5 @@ fn apply(conn: &Connection, current: Execution, update: &DeviceUpdate, now: Mill
             now,
         )?;
     }
-    jobs::complete_if_done(conn, job_id, now)
+    jobs::executions::complete_if_done(conn, job_id, now)
 }

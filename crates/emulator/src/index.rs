@@ -10,10 +10,10 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::clock::Millis;
-use crate::db::{json_column, Res};
-use crate::jobs::stored_id;
-use crate::registry::{joined, left, parse_attributes};
-use crate::{paging, shadows};
+use crate::db::Res;
+use crate::paging;
+use crate::registry::membership::{joined, left};
+use crate::rows;
 
 /// One thing as the index holds it.
 struct Entry {
@@ -62,26 +62,22 @@ fn entry_sql(needs: Needs) -> String {
         "NULL"
     };
     format!(
-        "SELECT t.seq, t.name, t.thing_id, t.thing_type, t.attributes, {groups}, {shadow} FROM things t"
+        "SELECT t.seq, t.name, t.thing_id, t.thing_type, t.attributes, {groups} AS groups, \
+         {shadow} AS shadow FROM things t"
     )
 }
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
-    let groups: String = r.get(5)?;
-    let mut groups: Vec<String> = json_column(&groups)?;
+    let mut groups: Vec<String> = rows::json(r, "groups")?;
     groups.sort();
-    let shadow = r
-        .get::<_, Option<String>>(6)?
-        .map(|doc| shadows::parse(&doc))
-        .transpose()?;
     Ok(Entry {
-        seq: r.get(0)?,
-        name: r.get(1)?,
-        thing_id: r.get(2)?,
-        thing_type: r.get(3)?,
-        attributes: parse_attributes(&r.get::<_, String>(4)?)?,
+        seq: r.get("seq")?,
+        name: r.get("name")?,
+        thing_id: r.get("thing_id")?,
+        thing_type: r.get("thing_type")?,
+        attributes: rows::json(r, "attributes")?,
         groups,
-        shadow,
+        shadow: rows::json_opt(r, "shadow")?,
     })
 }
 
@@ -111,7 +107,7 @@ pub(crate) fn refresh_thing(conn: &Connection, thing: &ThingName, now: Millis) -
     for (group, query, member) in groups {
         let matches = entry.matches(&stored_query(&query)?);
         if matches != member {
-            let group = stored_id(ThingGroupName::parse(group))?;
+            let group = rows::stored::<ThingGroupName>(group)?;
             if matches {
                 joined(conn, &group, thing, now)?;
             } else {
@@ -141,7 +137,7 @@ pub(crate) fn refresh_group(
     for entry in entries {
         let matches = entry.matches(query);
         if matches != members.contains(&entry.name) {
-            let thing = stored_id(ThingName::parse(entry.name))?;
+            let thing = rows::stored::<ThingName>(entry.name)?;
             if matches {
                 joined(conn, group, &thing, now)?;
             } else {
@@ -215,11 +211,11 @@ pub(crate) fn search(
         items.push((
             entry.seq.to_string(),
             ThingDocument {
-                thing_name: stored_id(ThingName::parse(entry.name))?,
+                thing_name: rows::stored::<ThingName>(entry.name)?,
                 thing_id: entry.thing_id,
                 thing_type_name: entry
                     .thing_type
-                    .map(|t| stored_id(ThingTypeName::parse(t)))
+                    .map(rows::stored::<ThingTypeName>)
                     .transpose()?,
                 thing_group_names: entry.groups,
                 attributes: entry.attributes,

@@ -11,6 +11,7 @@ mod index;
 mod jobs;
 mod paging;
 mod registry;
+mod rows;
 mod shadows;
 mod thing_types;
 mod timers;
@@ -28,7 +29,7 @@ use models::ids::{ShadowName, ThingTypeName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
-    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob,
 };
 use models::query::Query;
 use models::registry::{
@@ -196,12 +197,14 @@ impl Backend for Emulator {
     ) -> Result<()> {
         let job_id = job_id.clone();
         let comment = comment.map(String::from);
-        self.write(move |here, tx, now| jobs::associate(tx, here, &job_id, targets, comment, now))
-            .await
+        self.write(move |here, tx, now| {
+            jobs::targets::associate(tx, here, &job_id, targets, comment, now)
+        })
+        .await
     }
 
     async fn cancel_job_execution(&self, cancel: CancelJobExecution) -> Result<()> {
-        self.write(move |_, tx, now| jobs::cancel_execution(tx, cancel, now))
+        self.write(move |_, tx, now| jobs::executions::cancel_execution(tx, cancel, now))
             .await
     }
 
@@ -214,7 +217,7 @@ impl Backend for Emulator {
     ) -> Result<()> {
         let (job_id, thing) = (job_id.clone(), thing_name.clone());
         self.write(move |_, tx, now| {
-            jobs::delete_execution(tx, &job_id, &thing, execution_number, force, now)
+            jobs::executions::delete_execution(tx, &job_id, &thing, execution_number, force, now)
         })
         .await
     }
@@ -227,7 +230,7 @@ impl Backend for Emulator {
     ) -> Result<JobExecution> {
         let (job_id, thing) = (job_id.clone(), thing_name.clone());
         self.read(move |here, conn| {
-            jobs::describe_execution(conn, here, &job_id, &thing, execution_number)
+            jobs::executions::describe_execution(conn, here, &job_id, &thing, execution_number)
         })
         .await
     }
@@ -240,7 +243,7 @@ impl Backend for Emulator {
     ) -> Result<Page<ExecutionSummaryForJob>> {
         let job_id = job_id.clone();
         self.read(move |here, conn| {
-            jobs::list_executions_for_job(conn, here, &job_id, status, page)
+            jobs::executions::list_executions_for_job(conn, here, &job_id, status, page)
         })
         .await
     }
@@ -252,45 +255,31 @@ impl Backend for Emulator {
         page: PageRequest,
     ) -> Result<Page<ExecutionSummaryForThing>> {
         let thing = thing_name.clone();
-        self.read(move |_, conn| jobs::list_executions_for_thing(conn, &thing, status, page))
-            .await
-    }
-
-    async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()> {
-        let update = DeviceUpdate {
-            job_id: update.job_id,
-            thing_name: update.thing_name,
-            status: update.status,
-            status_details: update.status_details,
-            step_timeout_in_minutes: None,
-            expected_version: update.expected_version,
-            execution_number: None,
-            include_job_execution_state: false,
-            include_job_document: false,
-        };
-        self.write(move |_, tx, now| device::update(tx, update, now).map(|_| ()))
-            .await
+        self.read(move |_, conn| {
+            jobs::executions::list_executions_for_thing(conn, &thing, status, page)
+        })
+        .await
     }
 
     async fn create_job_template(&self, template: NewJobTemplate) -> Result<JobTemplateCreated> {
-        self.write(move |here, tx, now| jobs::create_template(tx, here, template, now))
+        self.write(move |here, tx, now| jobs::templates::create(tx, here, template, now))
             .await
     }
 
     async fn describe_job_template(&self, id: &JobTemplateId) -> Result<JobTemplate> {
         let id = id.clone();
-        self.read(move |here, conn| jobs::describe_template(conn, here, &id))
+        self.read(move |here, conn| jobs::templates::describe(conn, here, &id))
             .await
     }
 
     async fn delete_job_template(&self, id: &JobTemplateId) -> Result<()> {
         let id = id.clone();
-        self.write(move |_, tx, _| jobs::delete_template(tx, &id))
+        self.write(move |_, tx, _| jobs::templates::delete(tx, &id))
             .await
     }
 
     async fn list_job_templates(&self, page: PageRequest) -> Result<Page<JobTemplateSummary>> {
-        self.read(move |here, conn| jobs::list_templates(conn, here, page))
+        self.read(move |here, conn| jobs::templates::list(conn, here, page))
             .await
     }
 }
@@ -298,13 +287,15 @@ impl Backend for Emulator {
 #[async_trait]
 impl Registry for Emulator {
     async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
-        self.write(move |here, tx, now| registry::create_thing(tx, here, thing, new_id(), now))
-            .await
+        self.write(move |here, tx, now| {
+            registry::things::create_thing(tx, here, thing, new_id(), now)
+        })
+        .await
     }
 
     async fn describe_thing(&self, name: &ThingName) -> Result<Thing> {
         let name = name.clone();
-        self.read(move |here, conn| registry::describe_thing(conn, here, &name))
+        self.read(move |here, conn| registry::things::describe_thing(conn, here, &name))
             .await
     }
 
@@ -313,20 +304,22 @@ impl Registry for Emulator {
         filter: ThingFilter,
         page: PageRequest,
     ) -> Result<Page<ThingSummary>> {
-        self.read(move |here, conn| registry::list_things(conn, here, filter, page))
+        self.read(move |here, conn| registry::things::list_things(conn, here, filter, page))
             .await
     }
 
     async fn update_thing(&self, name: &ThingName, update: UpdateThing) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, now| registry::update_thing(tx, &name, update, now))
+        self.write(move |_, tx, now| registry::things::update_thing(tx, &name, update, now))
             .await
     }
 
     async fn delete_thing(&self, name: &ThingName, expected_version: Option<i64>) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, now| registry::delete_thing(tx, &name, expected_version, now))
-            .await
+        self.write(move |_, tx, now| {
+            registry::things::delete_thing(tx, &name, expected_version, now)
+        })
+        .await
     }
 
     async fn list_thing_groups_for_thing(
@@ -335,8 +328,10 @@ impl Registry for Emulator {
         page: PageRequest,
     ) -> Result<Page<GroupNameAndArn>> {
         let name = name.clone();
-        self.read(move |here, conn| registry::list_groups_for_thing(conn, here, &name, page))
-            .await
+        self.read(move |here, conn| {
+            registry::groups::list_groups_for_thing(conn, here, &name, page)
+        })
+        .await
     }
 
     async fn search_things(&self, query: &Query, page: PageRequest) -> Result<Page<ThingDocument>> {
@@ -379,13 +374,15 @@ impl Registry for Emulator {
     }
 
     async fn create_thing_group(&self, group: CreateThingGroup) -> Result<Created> {
-        self.write(move |here, tx, now| registry::create_group(tx, here, group, new_id(), now))
-            .await
+        self.write(move |here, tx, now| {
+            registry::groups::create_group(tx, here, group, new_id(), now)
+        })
+        .await
     }
 
     async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup> {
         let name = name.clone();
-        self.read(move |here, conn| registry::describe_group(conn, here, &name))
+        self.read(move |here, conn| registry::groups::describe_group(conn, here, &name))
             .await
     }
 
@@ -394,7 +391,7 @@ impl Registry for Emulator {
         filter: GroupFilter,
         page: PageRequest,
     ) -> Result<Page<GroupNameAndArn>> {
-        self.read(move |here, conn| registry::list_groups(conn, here, filter, page))
+        self.read(move |here, conn| registry::groups::list_groups(conn, here, filter, page))
             .await
     }
 
@@ -404,7 +401,7 @@ impl Registry for Emulator {
         update: UpdateThingGroup,
     ) -> Result<i64> {
         let name = name.clone();
-        self.write(move |_, tx, _| registry::update_group(tx, &name, update))
+        self.write(move |_, tx, _| registry::groups::update_group(tx, &name, update))
             .await
     }
 
@@ -414,7 +411,7 @@ impl Registry for Emulator {
         expected_version: Option<i64>,
     ) -> Result<()> {
         let name = name.clone();
-        self.write(move |_, tx, _| registry::delete_group(tx, &name, expected_version))
+        self.write(move |_, tx, _| registry::groups::delete_group(tx, &name, expected_version))
             .await
     }
 
@@ -424,7 +421,7 @@ impl Registry for Emulator {
         thing: &ThingName,
     ) -> Result<()> {
         let (group, thing) = (group.clone(), thing.clone());
-        self.write(move |_, tx, now| registry::add_member(tx, &group, &thing, now))
+        self.write(move |_, tx, now| registry::membership::add_member(tx, &group, &thing, now))
             .await
     }
 
@@ -434,7 +431,7 @@ impl Registry for Emulator {
         thing: &ThingName,
     ) -> Result<()> {
         let (group, thing) = (group.clone(), thing.clone());
-        self.write(move |_, tx, now| registry::remove_member(tx, &group, &thing, now))
+        self.write(move |_, tx, now| registry::membership::remove_member(tx, &group, &thing, now))
             .await
     }
 
@@ -445,13 +442,13 @@ impl Registry for Emulator {
         page: PageRequest,
     ) -> Result<Page<ThingName>> {
         let group = group.clone();
-        self.read(move |_, conn| registry::list_members(conn, &group, recursive, page))
+        self.read(move |_, conn| registry::membership::list_members(conn, &group, recursive, page))
             .await
     }
 
     async fn create_dynamic_thing_group(&self, group: CreateDynamicThingGroup) -> Result<Created> {
         self.write(move |here, tx, now| {
-            registry::create_dynamic_group(tx, here, group, new_id(), now)
+            registry::groups::create_dynamic_group(tx, here, group, new_id(), now)
         })
         .await
     }
@@ -462,7 +459,7 @@ impl Registry for Emulator {
         update: UpdateDynamicThingGroup,
     ) -> Result<i64> {
         let name = name.clone();
-        self.write(move |_, tx, now| registry::update_dynamic_group(tx, &name, update, now))
+        self.write(move |_, tx, now| registry::groups::update_dynamic_group(tx, &name, update, now))
             .await
     }
 
@@ -473,7 +470,7 @@ impl Registry for Emulator {
     ) -> Result<()> {
         let name = name.clone();
         self.write(move |_, tx, now| {
-            registry::delete_dynamic_group(tx, &name, expected_version, now)
+            registry::groups::delete_dynamic_group(tx, &name, expected_version, now)
         })
         .await
     }

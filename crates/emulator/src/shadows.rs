@@ -9,13 +9,8 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::Millis;
-use crate::db::{json_column, Fail, Res};
-use crate::jobs::stored_id;
-use crate::{index, paging};
-
-pub(crate) fn parse(document: &str) -> rusqlite::Result<StoredShadow> {
-    json_column(document)
-}
+use crate::db::{Fail, Res};
+use crate::{index, paging, rows};
 
 fn key(shadow: Option<&ShadowName>) -> &str {
     shadow.map_or("", ShadowName::as_str)
@@ -40,9 +35,7 @@ fn load(
 ) -> Res<Option<StoredShadow>> {
     Ok(conn
         .prepare_cached("SELECT document FROM shadows WHERE thing_name = ?1 AND shadow_name = ?2")?
-        .query_row([thing.as_str(), key(shadow)], |r| {
-            parse(&r.get::<_, String>(0)?)
-        })
+        .query_row([thing.as_str(), key(shadow)], |r| rows::json(r, "document"))
         .optional()?)
 }
 
@@ -65,8 +58,7 @@ pub(crate) fn update(
 ) -> Res<i64> {
     let mut stored = load(conn, thing, shadow)?.unwrap_or_default();
     stored.apply(update, now / 1000)?;
-    let document = serde_json::to_string(&stored)
-        .map_err(|e| DomainError::Internal(format!("shadow serialization failed: {e}")))?;
+    let document = rows::to_json(&stored)?;
     conn.prepare_cached(
         "INSERT INTO shadows (thing_name, shadow_name, document) VALUES (?1, ?2, ?3) \
          ON CONFLICT (thing_name, shadow_name) DO UPDATE SET document = excluded.document",
@@ -111,7 +103,7 @@ pub(crate) fn list_named(
         .collect::<Result<_, _>>()?;
     let mut items = Vec::with_capacity(names.len());
     for name in names {
-        items.push((name.clone(), stored_id(ShadowName::parse(name))?));
+        items.push((name.clone(), rows::stored::<ShadowName>(name)?));
     }
     Ok(paging::finish("shadows", &page, items))
 }

@@ -1,4 +1,4 @@
-//! Thing types (`shared/reference/aws-iot-semantics.md` section 11): created, deprecated (which
+//! Thing types, as AWS IoT keeps them (README, Behaviour): created, deprecated (which
 //! stops new things from using them), undeprecated, and deleted only when deprecated for at least
 //! the configured wait (AWS IoT's five minutes by default) and used by no thing.
 
@@ -12,8 +12,9 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::clock::{timestamp, Millis};
-use crate::db::{json_column, stored_name_error, Fail, Res};
+use crate::db::{Fail, Res};
 use crate::paging;
+use crate::rows;
 
 /// How long AWS IoT makes a deprecated thing type wait before it may be deleted.
 pub const DEFAULT_DELETE_WAIT: Duration = Duration::from_secs(5 * 60);
@@ -55,7 +56,7 @@ pub(crate) fn create(
         .thing_type_description
         .as_ref()
         .map(|d| d.as_str());
-    let searchable = serde_json::to_string(&thing_type.searchable_attributes).unwrap_or_default();
+    let searchable = rows::to_json(&thing_type.searchable_attributes)?;
     let existing: Option<(String, Option<String>, String)> = conn
         .prepare_cached("SELECT type_id, description, searchable FROM thing_types WHERE name = ?1")?
         .query_row([name.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -92,23 +93,23 @@ pub(crate) fn create(
 const COLUMNS: &str = "seq, name, type_id, description, searchable, deprecated_at, created_at";
 
 fn row(here: &Location, r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ThingType)> {
-    let name = ThingTypeName::parse(r.get::<_, String>(1)?).map_err(stored_name_error)?;
-    let deprecated_at: Option<Millis> = r.get(5)?;
+    let name: ThingTypeName = rows::text(r, "name")?;
+    let deprecated_at: Option<Millis> = r.get("deprecated_at")?;
     let thing_type = ThingType {
         thing_type_arn: here.thing_type_arn(&name),
         thing_type_name: name,
         thing_type_id: None,
         thing_type_properties: ThingTypeProperties {
-            thing_type_description: r.get(3)?,
-            searchable_attributes: json_column(&r.get::<_, String>(4)?)?,
+            thing_type_description: r.get("description")?,
+            searchable_attributes: rows::json(r, "searchable")?,
         },
         thing_type_metadata: ThingTypeMetadata {
             deprecated: deprecated_at.is_some(),
             deprecation_date: deprecated_at.map(timestamp),
-            creation_date: timestamp(r.get(6)?),
+            creation_date: timestamp(r.get("created_at")?),
         },
     };
-    Ok((r.get(0)?, thing_type))
+    Ok((r.get("seq")?, thing_type))
 }
 
 pub(crate) fn describe(conn: &Connection, here: &Location, name: &ThingTypeName) -> Res<ThingType> {
@@ -117,7 +118,7 @@ pub(crate) fn describe(conn: &Connection, here: &Location, name: &ThingTypeName)
             "SELECT {COLUMNS} FROM thing_types WHERE name = ?1"
         ))?
         .query_row([name.as_str()], |r| {
-            let id: String = r.get(2)?;
+            let id: String = r.get("type_id")?;
             row(here, r).map(|(_, t)| (id, t))
         })
         .optional()?;

@@ -8,11 +8,11 @@
 //! longer due, and what was not is still due.
 
 use models::job::ExecutionStatus;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{named_params, params, Connection, OptionalExtension};
 
 use crate::clock::Millis;
 use crate::db::Res;
-use crate::jobs;
+use crate::jobs::{executions, rollout};
 
 /// Applies everything due at or before `now`, oldest first, each at the time it fell due.
 pub(crate) fn run_due(conn: &Connection, now: Millis) -> Res<usize> {
@@ -33,35 +33,67 @@ pub(crate) fn run_due(conn: &Connection, now: Millis) -> Res<usize> {
 /// A job's scheduled start or end, or its next rollout window.
 struct JobEvent {
     job_id: String,
-    /// 0: start, 1: rollout window, 2: end; at the same time, in that order.
-    kind: i64,
+    kind: JobEventKind,
     at: Millis,
+}
+
+/// What falls due for a job; at the same time, in this order (the query sorts by `rank`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum JobEventKind {
+    Start,
+    RolloutWindow,
+    End,
+}
+
+impl JobEventKind {
+    const ALL: [JobEventKind; 3] = [Self::Start, Self::RolloutWindow, Self::End];
+
+    fn rank(self) -> i64 {
+        self as i64
+    }
+
+    fn from_rank(rank: i64) -> Option<JobEventKind> {
+        Self::ALL.into_iter().find(|kind| kind.rank() == rank)
+    }
 }
 
 fn next_job_event(conn: &Connection, now: Millis) -> Res<Option<JobEvent>> {
     Ok(conn
         .prepare_cached(
-            "SELECT job_id, kind, at FROM ( \
-               SELECT job_id, 0 AS kind, start_due AS at, seq FROM jobs WHERE status = 'SCHEDULED' AND start_due <= ?1 \
-               UNION ALL SELECT job_id, 1, rollout_next_at, seq FROM jobs WHERE status = 'IN_PROGRESS' AND rollout_next_at <= ?1 \
-               UNION ALL SELECT job_id, 2, end_due, seq FROM jobs WHERE status = 'IN_PROGRESS' AND end_due <= ?1) \
-             ORDER BY at, kind, seq LIMIT 1",
+            "SELECT job_id, rank, at FROM ( \
+               SELECT job_id, :start AS rank, start_due AS at, seq FROM jobs \
+                 WHERE status = 'SCHEDULED' AND start_due <= :now \
+               UNION ALL SELECT job_id, :window, rollout_next_at, seq FROM jobs \
+                 WHERE status = 'IN_PROGRESS' AND rollout_next_at <= :now \
+               UNION ALL SELECT job_id, :end, end_due, seq FROM jobs \
+                 WHERE status = 'IN_PROGRESS' AND end_due <= :now) \
+             ORDER BY at, rank, seq LIMIT 1",
         )?
-        .query_row([now], |r| {
-            Ok(JobEvent {
-                job_id: r.get(0)?,
-                kind: r.get(1)?,
-                at: r.get(2)?,
-            })
-        })
+        .query_row(
+            named_params! {
+                ":now": now,
+                ":start": JobEventKind::Start.rank(),
+                ":window": JobEventKind::RolloutWindow.rank(),
+                ":end": JobEventKind::End.rank(),
+            },
+            |r| {
+                let rank: i64 = r.get("rank")?;
+                Ok(JobEvent {
+                    job_id: r.get("job_id")?,
+                    kind: JobEventKind::from_rank(rank)
+                        .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(1, rank))?,
+                    at: r.get("at")?,
+                })
+            },
+        )
         .optional()?)
 }
 
 fn apply_job_event(conn: &Connection, event: &JobEvent) -> Res<()> {
     match event.kind {
-        0 => jobs::start_scheduled(conn, &event.job_id, event.at),
-        1 => jobs::roll_out(conn, &event.job_id, event.at),
-        _ => jobs::end_scheduled(conn, &event.job_id, event.at),
+        JobEventKind::Start => rollout::start_scheduled(conn, &event.job_id, event.at),
+        JobEventKind::RolloutWindow => rollout::roll_out(conn, &event.job_id, event.at),
+        JobEventKind::End => rollout::end_scheduled(conn, &event.job_id, event.at),
     }
 }
 
@@ -105,7 +137,7 @@ fn time_out(conn: &Connection, due: &DueTimeout) -> Res<()> {
         ExecutionStatus::TimedOut.as_str(),
         due.at
     ])?;
-    jobs::after_end(
+    rollout::after_end(
         conn,
         &due.job_id,
         &due.thing_name,
@@ -113,5 +145,20 @@ fn time_out(conn: &Connection, due: &DueTimeout) -> Res<()> {
         &ExecutionStatus::TimedOut,
         due.at,
     )?;
-    jobs::complete_if_done(conn, &due.job_id, due.at)
+    executions::complete_if_done(conn, &due.job_id, due.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobEventKind;
+
+    #[test]
+    fn job_event_kinds_rank_in_the_order_they_apply_at_one_time() {
+        for kind in JobEventKind::ALL {
+            assert_eq!(JobEventKind::from_rank(kind.rank()), Some(kind));
+        }
+        assert!(JobEventKind::Start.rank() < JobEventKind::RolloutWindow.rank());
+        assert!(JobEventKind::RolloutWindow.rank() < JobEventKind::End.rank());
+        assert_eq!(JobEventKind::from_rank(3), None);
+    }
 }

@@ -11,7 +11,7 @@ use crate::ids::{ShadowName, ThingTypeName};
 use crate::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
-    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob, UpdateJobExecution,
+    JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob,
 };
 use crate::page::{Page, PageRequest};
 use crate::query::Query;
@@ -71,8 +71,6 @@ pub trait Backend: Registry {
         status: Option<ExecutionStatus>,
         page: PageRequest,
     ) -> Result<Page<ExecutionSummaryForThing>>;
-    /// The jobs data plane's UpdateJobExecution: what a device reports.
-    async fn update_job_execution(&self, update: UpdateJobExecution) -> Result<()>;
 
     // Job templates.
     async fn create_job_template(&self, template: NewJobTemplate) -> Result<JobTemplateCreated>;

@@ -319,16 +319,6 @@ pub struct CancelJobExecution {
     pub status_details: Option<StatusDetails>,
 }
 
-/// What a device reports about its execution (the jobs data plane's UpdateJobExecution).
-#[derive(Clone, Debug)]
-pub struct UpdateJobExecution {
-    pub job_id: JobId,
-    pub thing_name: ThingName,
-    pub status: ExecutionStatus,
-    pub status_details: Option<StatusDetails>,
-    pub expected_version: Option<i64>,
-}
-
 /// Body of `POST /job-templates`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

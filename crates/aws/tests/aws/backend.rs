@@ -4,8 +4,11 @@
 use std::sync::{Arc, Condvar, Mutex};
 
 use aws_backend::AwsIot;
-use models::ids::Location;
+use models::ids::{JobId, Location, ThingName};
+use models::job::ExecutionStatus;
 use models::Backend;
+
+use crate::helpers::Device;
 
 static TURN: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
 
@@ -70,7 +73,31 @@ pub fn moto_iot() -> aws_sdk_iot::Client {
     aws_sdk_iot::Client::new(&moto_config(moto_url()))
 }
 
-pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
+/// A device speaking AWS's jobs data plane (moto has none: the tests that need a device are
+/// ignored on moto, and `mocked` covers what they check).
+struct DataPlaneDevice(aws_sdk_iotjobsdataplane::Client);
+
+#[async_trait::async_trait]
+impl Device for DataPlaneDevice {
+    async fn report(&self, job: JobId, thing: ThingName, status: ExecutionStatus) {
+        self.0
+            .update_job_execution()
+            .job_id(job.as_str())
+            .thing_name(thing.as_str())
+            .status(aws_sdk_iotjobsdataplane::types::JobExecutionStatus::from(
+                status.as_str(),
+            ))
+            .send()
+            .await
+            .expect("the device's report is taken");
+    }
+}
+
+pub fn fresh() -> (
+    Arc<dyn Backend>,
+    Arc<dyn Device>,
+    Box<dyn std::any::Any + Send + Sync>,
+) {
     let url = moto_url();
     let turn = Turn::take();
     reset(&url);
@@ -79,5 +106,10 @@ pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
         region: "us-east-1".into(),
         account: "000000000000".into(),
     };
-    (Arc::new(AwsIot::new(config, location)), Box::new(turn))
+    let device = DataPlaneDevice(aws_sdk_iotjobsdataplane::Client::new(&config));
+    (
+        Arc::new(AwsIot::new(config, location)),
+        Arc::new(device),
+        Box::new(turn),
+    )
 }

@@ -5,7 +5,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use emulator::Emulator;
+use models::device::{DeviceUpdate, JobsDataPlane};
+use models::ids::{JobId, ThingName};
+use models::job::ExecutionStatus;
 use models::Backend;
+
+use crate::helpers::Device;
 
 /// Removes the test's database directory when the test ends.
 struct TempDir(PathBuf);
@@ -16,7 +22,34 @@ impl Drop for TempDir {
     }
 }
 
-pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
+/// The emulator's own device endpoint logic, as the local server's device port runs it.
+struct EmulatedDevice(Arc<Emulator>);
+
+#[async_trait::async_trait]
+impl Device for EmulatedDevice {
+    async fn report(&self, job: JobId, thing: ThingName, status: ExecutionStatus) {
+        self.0
+            .update_device_execution(DeviceUpdate {
+                job_id: job,
+                thing_name: thing,
+                status,
+                status_details: None,
+                step_timeout_in_minutes: None,
+                expected_version: None,
+                execution_number: None,
+                include_job_execution_state: false,
+                include_job_document: false,
+            })
+            .await
+            .expect("the device's report is taken");
+    }
+}
+
+pub fn fresh() -> (
+    Arc<dyn Backend>,
+    Arc<dyn Device>,
+    Box<dyn std::any::Any + Send + Sync>,
+) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "iot-api-tests-{}-{}",
@@ -26,6 +59,7 @@ pub fn fresh() -> (Arc<dyn Backend>, Box<dyn std::any::Any + Send + Sync>) {
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let storage = emulator::Storage::File(dir.join("api.db"));
     let backend =
-        emulator::Emulator::open(&storage, emulator::default_location()).expect("emulator opens");
-    (Arc::new(backend), Box::new(TempDir(dir)))
+        Arc::new(Emulator::open(&storage, emulator::default_location()).expect("emulator opens"));
+    let device = Arc::new(EmulatedDevice(Arc::clone(&backend)));
+    (backend, device, Box::new(TempDir(dir)))
 }

@@ -8,9 +8,6 @@ use std::time::Duration;
 use aws_sdk_iot::config::http::HttpResponse;
 use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::body::SdkBody;
-use models::ids::{JobId, ThingName};
-use models::job::{ExecutionStatus, UpdateJobExecution};
-use models::{Backend, DomainError};
 use serde_json::{json, Value};
 
 use super::{aws_error, backend, backend_with_shadows, call, AWS_DETAIL};
@@ -282,9 +279,9 @@ async fn documented_errors_of_every_operation() {
                 .unwrap_or_else(|| expected(code, operation.kind));
             let rule = (operation.fails_with.0)(code);
             let backend = if operation.shadows {
-                backend_with_shadows(&[], &[], &[&rule])
+                backend_with_shadows(&[], &[&rule])
             } else {
-                backend(&[&rule], &[])
+                backend(&[&rule])
             };
             let (got, reply, headers) = call(
                 backend,
@@ -386,47 +383,6 @@ fn the_iam_actions_of_each_operation_are_the_calls_its_handler_makes() {
     }
 }
 
-/// Every error the jobs data plane documents for UpdateJobExecution, the device's own call.
-#[tokio::test]
-async fn documented_errors_of_the_jobs_data_plane() {
-    type Expect = fn(&DomainError) -> bool;
-    let cases: [(&str, Expect); 6] = [
-        (INVALID, |e| matches!(e, DomainError::Conflict(_))),
-        (NOT_FOUND, |e| matches!(e, DomainError::NotFound(_))),
-        (THROTTLED, |e| {
-            matches!(
-                e,
-                DomainError::Throttled {
-                    retry_after_seconds: 1,
-                    ..
-                }
-            )
-        }),
-        (UNAVAILABLE, |e| matches!(e, DomainError::Unavailable(_))),
-        ("CertificateValidationException", |e| {
-            matches!(e, DomainError::Internal(_))
-        }),
-        (STATE, |e| {
-            matches!(e, DomainError::InvalidStateTransition(_))
-        }),
-    ];
-    for (code, expected) in cases {
-        let rule = mock!(aws_sdk_iotjobsdataplane::Client::update_job_execution)
-            .then_http_response(move || aws_error(code));
-        let error = backend(&[], &[&rule])
-            .update_job_execution(UpdateJobExecution {
-                job_id: JobId::parse("j1").unwrap(),
-                thing_name: ThingName::parse("lamp-1").unwrap(),
-                status: ExecutionStatus::Succeeded,
-                status_details: None,
-                expected_version: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(expected(&error), "{code} gave {error:?}");
-    }
-}
-
 #[tokio::test]
 async fn a_gateway_failure_without_an_aws_code_is_503() {
     let gateway = mock!(aws_sdk_iot::Client::describe_job).then_http_response(|| {
@@ -435,7 +391,7 @@ async fn a_gateway_failure_without_an_aws_code_is_503() {
             SdkBody::from("<html>Bad Gateway</html>"),
         )
     });
-    let (status, reply, _) = call(backend(&[&gateway], &[]), "GET", "/jobs/j1", None).await;
+    let (status, reply, _) = call(backend(&[&gateway]), "GET", "/jobs/j1", None).await;
     assert_eq!(
         (status.as_u16(), reply["code"].as_str()),
         (503, Some("ServiceUnavailable")),

@@ -88,8 +88,6 @@ const MOTO_GAPS: &[(&str, &[&str])] = &[
     (
         "moto: no jobs data plane to play the device",
         &[
-            "update_job_execution_goes_to_the_jobs_data_plane",
-            "documented_errors_of_the_jobs_data_plane",
             "cancel_job_execution_sends_force_version_and_details",
             "cancel_job_sends_force_comment_and_reason_code",
         ],
@@ -290,16 +288,12 @@ fn location() -> Location {
 
 /// The adapter over mocked clients that retry as the real ones do (standard mode), without the
 /// real back-off pauses.
-fn backend(iot_rules: &[&Rule], data_rules: &[&Rule]) -> AwsIot {
-    backend_with_shadows(iot_rules, data_rules, &[])
+fn backend(iot_rules: &[&Rule]) -> AwsIot {
+    backend_with_shadows(iot_rules, &[])
 }
 
 /// `backend`, with mocked rules for the shadow data plane too.
-fn backend_with_shadows(
-    iot_rules: &[&Rule],
-    data_rules: &[&Rule],
-    shadow_rules: &[&Rule],
-) -> AwsIot {
+fn backend_with_shadows(iot_rules: &[&Rule], shadow_rules: &[&Rule]) -> AwsIot {
     let retries = || {
         aws_sdk_iot::config::retry::RetryConfig::standard()
             .with_initial_backoff(std::time::Duration::from_millis(1))
@@ -307,19 +301,13 @@ fn backend_with_shadows(
     };
     let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, iot_rules, |c| c
         .retry_config(retries()));
-    let data = mock_client!(
-        aws_sdk_iotjobsdataplane,
-        RuleMode::MatchAny,
-        data_rules,
-        |c| c.retry_config(retries())
-    );
     let shadows = mock_client!(
         aws_sdk_iotdataplane,
         RuleMode::MatchAny,
         shadow_rules,
         |c| c.retry_config(retries())
     );
-    AwsIot::with_clients(iot, data, shadows, location())
+    AwsIot::with_clients(iot, shadows, location())
 }
 
 /// Calls the API over `backend`; the reply is checked against `openapi.yaml`.

@@ -28,7 +28,7 @@ async fn create_thing_type_sends_its_properties_and_returns_the_id() {
                 .build()
         });
     let body = json!({"thingTypeName": "LightBulb", "thingTypeDescription": "Bulbs", "searchableAttributes": ["model"]});
-    let (status, reply, _) = call(backend(&[&rule], &[]), "POST", "/thing-types", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "POST", "/thing-types", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["thingTypeId"], "tt-1");
     assert_eq!(rule.num_calls(), 1);
@@ -39,13 +39,8 @@ async fn a_thing_type_aws_will_not_delete_is_a_conflict_with_its_reason() {
     let rule = mock!(aws_sdk_iot::Client::delete_thing_type)
         .match_requests(|r| r.thing_type_name() == Some("LightBulb"))
         .then_http_response(|| aws_error("InvalidRequestException"));
-    let (status, reply, _) = call(
-        backend(&[&rule], &[]),
-        "DELETE",
-        "/thing-types/LightBulb",
-        None,
-    )
-    .await;
+    let (status, reply, _) =
+        call(backend(&[&rule]), "DELETE", "/thing-types/LightBulb", None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{reply}");
     assert_eq!(reply["code"], "Conflict");
 }
@@ -68,13 +63,7 @@ async fn thing_updates_and_deletes_send_the_expected_version() {
         })
         .then_output(|| op::update_thing::UpdateThingOutput::builder().build());
     let body = json!({"thingTypeName": "LightBulb", "attributes": {"model": "L2"}, "merge": true, "expectedVersion": 7});
-    let (status, reply, _) = call(
-        backend(&[&update], &[]),
-        "PUT",
-        "/things/lamp-1",
-        Some(body),
-    )
-    .await;
+    let (status, reply, _) = call(backend(&[&update]), "PUT", "/things/lamp-1", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(update.num_calls(), 1);
 
@@ -82,7 +71,7 @@ async fn thing_updates_and_deletes_send_the_expected_version() {
         .match_requests(|r| r.thing_name() == Some("lamp-1") && r.expected_version() == Some(2))
         .then_output(|| op::delete_thing::DeleteThingOutput::builder().build());
     let (status, reply, _) = call(
-        backend(&[&delete], &[]),
+        backend(&[&delete]),
         "DELETE",
         "/things/lamp-1?expectedVersion=2",
         None,
@@ -109,7 +98,7 @@ async fn group_updates_send_properties_and_version_and_return_the_new_one() {
         });
     let body = json!({"thingGroupDescription": "First", "attributes": {"level": "1"}, "merge": true, "expectedVersion": 1});
     let (status, reply, _) = call(
-        backend(&[&rule], &[]),
+        backend(&[&rule]),
         "PUT",
         "/thing-groups/floor-1",
         Some(body),
@@ -135,7 +124,7 @@ async fn shadow_updates_send_the_expected_version_and_read_the_new_one() {
         });
     let body = json!({"desired": {"mode": "eco"}, "reported": null, "expectedVersion": 4});
     let (status, reply, _) = call(
-        backend_with_shadows(&[], &[], &[&rule]),
+        backend_with_shadows(&[], &[&rule]),
         "PUT",
         "/things/lamp-1/shadows/config",
         Some(body),
@@ -169,7 +158,7 @@ async fn search_sends_the_query_to_the_fleet_index_and_reads_its_documents() {
                 .build()
         });
     let (status, reply, _) = call(
-        backend(&[&rule], &[]),
+        backend(&[&rule]),
         "GET",
         "/things/search?queryString=thingTypeName%3ALightBulb%20AND%20attributes.watts%3E%3D60&maxResults=10",
         None,
@@ -198,7 +187,7 @@ async fn dynamic_groups_send_their_query_and_are_read_back() {
         });
     let body = json!({"thingGroupName": "hot", "queryString": "shadow.reported.temp>40"});
     let (status, reply, _) = call(
-        backend(&[&create], &[]),
+        backend(&[&create]),
         "POST",
         "/dynamic-thing-groups",
         Some(body),
@@ -223,8 +212,7 @@ async fn dynamic_groups_send_their_query_and_are_read_back() {
             .status(iot::DynamicGroupStatus::Building)
             .build()
     });
-    let (status, reply, _) =
-        call(backend(&[&describe], &[]), "GET", "/thing-groups/hot", None).await;
+    let (status, reply, _) = call(backend(&[&describe]), "GET", "/thing-groups/hot", None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply["thingGroup"]["queryString"],
@@ -243,7 +231,7 @@ async fn dynamic_groups_send_their_query_and_are_read_back() {
         });
     let body = json!({"queryString": "shadow.reported.temp>45", "expectedVersion": 1});
     let (status, reply, _) = call(
-        backend(&[&update], &[]),
+        backend(&[&update]),
         "PUT",
         "/dynamic-thing-groups/hot",
         Some(body),
@@ -253,7 +241,7 @@ async fn dynamic_groups_send_their_query_and_are_read_back() {
     assert_eq!(reply["version"], 2);
 
     let (status, reply, _) = call(
-        backend(&[], &[]),
+        backend(&[]),
         "POST",
         "/dynamic-thing-groups",
         Some(json!({"thingGroupName": "x", "queryString": "connectivity.connected:true"})),

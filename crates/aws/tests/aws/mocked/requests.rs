@@ -5,12 +5,8 @@ use aws_sdk_iot::operation::create_job::CreateJobOutput;
 use aws_sdk_iot::operation::describe_job::DescribeJobOutput;
 use aws_sdk_iot::operation::update_job::UpdateJobOutput;
 use aws_sdk_iot::types as iot;
-use aws_sdk_iotjobsdataplane::operation::update_job_execution::UpdateJobExecutionOutput;
 use aws_smithy_mocks::mock;
 use axum::http::StatusCode;
-use models::ids::{JobId, ThingName};
-use models::job::{ExecutionStatus, UpdateJobExecution};
-use models::Backend;
 use serde_json::json;
 
 use super::{aws_error, backend, call};
@@ -40,7 +36,7 @@ async fn create_job_sends_arns_built_from_the_account_and_region() {
         });
     let body = json!({"jobId": "j1", "targets": ["lamp-1", "arn:aws:iot:eu-west-1:000000000000:thinggroup/floor-1"],
                       "document": "{\"op\":1}", "timeoutConfig": {"inProgressTimeoutInMinutes": 5}});
-    let (status, reply, _) = call(backend(&[&rule], &[]), "POST", "/jobs", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "POST", "/jobs", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply,
@@ -58,7 +54,7 @@ async fn create_job_from_a_template_names_the_template_arn() {
         })
         .then_output(|| CreateJobOutput::builder().job_id("j2").build());
     let body = json!({"jobId": "j2", "targets": ["lamp-1"], "jobTemplateId": "reboot"});
-    let (status, reply, _) = call(backend(&[&rule], &[]), "POST", "/jobs", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "POST", "/jobs", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply["jobArn"], "arn:aws:iot:eu-west-1:000000000000:job/j2",
@@ -100,7 +96,7 @@ async fn abort_retry_and_scheduling_configurations_go_to_aws_and_come_back() {
         "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 3}]},
         "schedulingConfig": {"startTime": "2027-01-01T12:00:00+02:00", "endTime": "2027-01-01T11:30:00Z",
                              "endBehavior": "FORCE_CANCEL"}});
-    let (status, reply, _) = call(backend(&[&create], &[]), "POST", "/jobs", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&create]), "POST", "/jobs", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(create.num_calls(), 1);
 
@@ -148,7 +144,7 @@ async fn abort_retry_and_scheduling_configurations_go_to_aws_and_come_back() {
             )
             .build()
     });
-    let (status, reply, _) = call(backend(&[&describe], &[]), "GET", "/jobs/j3", None).await;
+    let (status, reply, _) = call(backend(&[&describe]), "GET", "/jobs/j3", None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply["job"]["abortConfig"],
@@ -180,7 +176,7 @@ async fn update_job_sends_only_the_fields_given() {
         .then_output(|| UpdateJobOutput::builder().build());
     let body =
         json!({"description": "second", "jobExecutionsRolloutConfig": {"maximumPerMinute": 20}});
-    let (status, reply, _) = call(backend(&[&rule], &[]), "PUT", "/jobs/j1", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "PUT", "/jobs/j1", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(rule.num_calls(), 1);
 }
@@ -201,40 +197,8 @@ async fn associate_sends_target_arns_and_the_comment() {
                 .build()
         });
     let body = json!({"targets": ["arn:aws:iot:eu-west-1:000000000000:thinggroup/floor-2"], "comment": "more"});
-    let (status, reply, _) = call(
-        backend(&[&rule], &[]),
-        "PUT",
-        "/jobs/j1/associate",
-        Some(body),
-    )
-    .await;
+    let (status, reply, _) = call(backend(&[&rule]), "PUT", "/jobs/j1/associate", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    assert_eq!(rule.num_calls(), 1);
-}
-
-// moto has no jobs data plane.
-#[tokio::test]
-async fn update_job_execution_goes_to_the_jobs_data_plane() {
-    let rule = mock!(aws_sdk_iotjobsdataplane::Client::update_job_execution)
-        .match_requests(|r| {
-            r.job_id() == Some("j1")
-                && r.thing_name() == Some("lamp-1")
-                && r.status()
-                    == Some(&aws_sdk_iotjobsdataplane::types::JobExecutionStatus::InProgress)
-                && r.expected_version() == Some(1)
-        })
-        .then_output(|| UpdateJobExecutionOutput::builder().build());
-    let backend = backend(&[], &[&rule]);
-    backend
-        .update_job_execution(UpdateJobExecution {
-            job_id: JobId::parse("j1").unwrap(),
-            thing_name: ThingName::parse("lamp-1").unwrap(),
-            status: ExecutionStatus::InProgress,
-            status_details: None,
-            expected_version: Some(1),
-        })
-        .await
-        .unwrap();
     assert_eq!(rule.num_calls(), 1);
 }
 
@@ -256,7 +220,7 @@ async fn status_values_aws_adds_later_are_passed_through() {
             )
             .build()
     });
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", "/jobs/j1", None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", "/jobs/j1", None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["job"]["status"], "PAUSED");
     assert_eq!(reply["job"]["targetSelection"], "SOMETIMES");
@@ -280,7 +244,7 @@ async fn list_jobs_sends_its_filters_and_page_and_returns_the_next_token() {
                 .build()
         });
     let uri = "/jobs?status=CANCELED&targetSelection=CONTINUOUS&thingGroupName=floor-1&maxResults=7&nextToken=page-2";
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply, json!({"jobs": [], "nextToken": "page-3"}));
     assert_eq!(rule.num_calls(), 1);
@@ -302,8 +266,7 @@ async fn cancel_job_sends_force_comment_and_reason_code() {
                 .build()
         });
     let body = json!({"comment": "superseded", "reasonCode": "SUPERSEDED", "force": true});
-    let (status, reply, _) =
-        call(backend(&[&rule], &[]), "PUT", "/jobs/j1/cancel", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "PUT", "/jobs/j1/cancel", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(rule.num_calls(), 1);
 }
@@ -339,7 +302,7 @@ async fn delete_job_execution_without_a_number_deletes_the_latest() {
                 .build()
         });
     let (status, reply, _) = call(
-        backend(&[&describe, &delete], &[]),
+        backend(&[&describe, &delete]),
         "DELETE",
         "/jobs/j1/things/t",
         None,
@@ -387,7 +350,7 @@ async fn describe_job_reads_status_counts_and_configuration() {
                 )
                 .build()
         });
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", "/jobs/j1", None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", "/jobs/j1", None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let job = &reply["job"];
     assert_eq!(job["status"], "COMPLETED");
@@ -434,7 +397,7 @@ async fn list_job_executions_for_job_sends_status_and_page() {
                 .build()
         });
     let uri = "/jobs/j1/status?status=QUEUED&maxResults=2&nextToken=after-lamp-1";
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply,
@@ -476,7 +439,7 @@ async fn list_job_executions_for_thing_sends_status_and_page() {
                 .build()
         });
     let uri = "/things/lamp-1/jobs?status=REMOVED";
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["executionSummaries"][0]["jobId"], "j1");
     assert_eq!(
@@ -519,7 +482,7 @@ async fn describe_job_execution_sends_the_number_and_reads_aws_numbers() {
                 .build()
         });
     let uri = "/jobs/j1/things/lamp-1?executionNumber=2";
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let execution = &reply["execution"];
     assert_eq!(execution["status"], "CANCELED");
@@ -556,7 +519,7 @@ async fn cancel_job_execution_sends_force_version_and_details() {
     let body =
         json!({"expectedVersion": 3, "statusDetails": {"reason": "recalled"}, "force": true});
     let (status, reply, _) = call(
-        backend(&[&rule], &[]),
+        backend(&[&rule]),
         "PUT",
         "/jobs/j1/things/lamp-1/cancel",
         Some(body),
@@ -577,7 +540,7 @@ async fn delete_job_sends_force() {
         let rule = mock!(aws_sdk_iot::Client::delete_job)
             .match_requests(move |r| r.job_id() == Some("j1") && r.force() == Some(force))
             .then_output(|| aws_sdk_iot::operation::delete_job::DeleteJobOutput::builder().build());
-        let (status, reply, _) = call(backend(&[&rule], &[]), "DELETE", uri, body).await;
+        let (status, reply, _) = call(backend(&[&rule]), "DELETE", uri, body).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {reply}");
         assert_eq!(rule.num_calls(), 1, "{uri}");
     }
@@ -589,7 +552,7 @@ async fn delete_thing_sends_the_name_and_a_missing_thing_is_deleted() {
     let rule = mock!(aws_sdk_iot::Client::delete_thing)
         .match_requests(|r| r.thing_name() == Some("lamp-1") && r.expected_version().is_none())
         .then_output(|| aws_sdk_iot::operation::delete_thing::DeleteThingOutput::builder().build());
-    let (status, reply, _) = call(backend(&[&rule], &[]), "DELETE", "/things/lamp-1", None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "DELETE", "/things/lamp-1", None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply, json!({"deleted": true}));
     assert_eq!(rule.num_calls(), 1);
@@ -617,13 +580,8 @@ async fn create_thing_sends_name_and_attributes() {
         });
     let body = json!({"thingName": "lamp-1", "attributes": {"room": "kitchen"}});
     for _ in 0..2 {
-        let (status, reply, _) = call(
-            backend(&[&rule], &[]),
-            "POST",
-            "/things",
-            Some(body.clone()),
-        )
-        .await;
+        let (status, reply, _) =
+            call(backend(&[&rule]), "POST", "/things", Some(body.clone())).await;
         assert_eq!(status, StatusCode::OK, "{reply}");
         assert_eq!(reply["thingId"], "8d6e4a3c-existing");
     }
@@ -644,8 +602,7 @@ async fn create_thing_group_names_a_missing_parent() {
         .then_http_response(|| aws_error("ResourceNotFoundException"));
     let body = json!({"thingGroupName": "floor-1", "parentGroupName": "building-9",
                       "thingGroupDescription": "first floor"});
-    let (status, reply, _) =
-        call(backend(&[&rule], &[]), "POST", "/thing-groups", Some(body)).await;
+    let (status, reply, _) = call(backend(&[&rule]), "POST", "/thing-groups", Some(body)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
     assert_eq!(reply["code"], "ResourceNotFound");
     assert!(
@@ -674,7 +631,7 @@ async fn list_things_in_thing_group_sends_recursive_and_keeps_aws_order() {
                 .build()
         });
     let uri = "/thing-groups/building-1/things?recursive=true&maxResults=3";
-    let (status, reply, _) = call(backend(&[&rule], &[]), "GET", uri, None).await;
+    let (status, reply, _) = call(backend(&[&rule]), "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(
         reply,
@@ -696,7 +653,7 @@ async fn add_thing_to_thing_group_sends_both_names() {
                 .build()
         });
     let (status, reply, _) = call(
-        backend(&[&rule], &[]),
+        backend(&[&rule]),
         "PUT",
         "/thing-groups/floor-1/things/lamp-1",
         None,
