@@ -957,7 +957,7 @@ fn environment(settings: &Settings) -> Value {
     });
     if let (false, Some(object)) = (settings.cors_origins.is_empty(), variables.as_object_mut()) {
         object.insert(
-            "IOT_API_CORS_ORIGINS".into(),
+            handlers::CORS_ORIGINS_VARIABLE.into(),
             json!(settings.cors_origins.join(",")),
         );
     }

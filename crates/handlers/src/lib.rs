@@ -170,6 +170,11 @@ fn path_matches(template: &str, path: &str) -> bool {
 
 /// A layer that turns a panic inside a handler into the usual 500 error body, so one bad request
 /// can neither crash the process nor leave a client without an answer.
+/// The environment variable naming the origins browsers may call the deployed API from,
+/// comma-separated: `cargo xtask synth` sets it on each function from the stack's CORS settings,
+/// and the Lambda bootstrap reads it (API Gateway answers the preflights).
+pub const CORS_ORIGINS_VARIABLE: &str = "IOT_API_CORS_ORIGINS";
+
 /// CORS for browsers on `origins` (`*` for any): the layer the local server and the Lambda share.
 /// An origin that is not a valid header value is refused, naming it.
 pub fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {

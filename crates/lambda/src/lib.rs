@@ -12,9 +12,7 @@ pub fn ignore_stage_in_path() {
     }
 }
 
-/// The environment variable naming the origins browsers may call the API from, comma-separated
-/// (`cargo xtask synth` sets it from the stack's CORS settings; API Gateway answers preflights).
-pub const CORS_ORIGINS_VARIABLE: &str = "IOT_API_CORS_ORIGINS";
+pub use handlers::CORS_ORIGINS_VARIABLE;
 
 /// The origins of `IOT_API_CORS_ORIGINS`, none when it is unset or empty.
 pub fn cors_origins_from_env() -> Vec<String> {
