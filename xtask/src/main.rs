@@ -104,3 +104,26 @@ fn ops(command: &str, forwarded: Forwarded) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Commands};
+
+    #[test]
+    fn the_ops_commands_take_their_arguments_help_included_untouched() {
+        let cli = Cli::try_parse_from(["cargo xtask", "deploy", "--help", "--stack-name", "s"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Commands::Deploy(forwarded) = cli.command else {
+            panic!("not deploy");
+        };
+        assert_eq!(forwarded.args, ["--help", "--stack-name", "s"]);
+        let cli = Cli::try_parse_from(["cargo xtask", "bench", "first-run", "--serve-only"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Commands::Bench(forwarded) = cli.command else {
+            panic!("not bench");
+        };
+        assert_eq!(forwarded.args, ["first-run", "--serve-only"]);
+    }
+}

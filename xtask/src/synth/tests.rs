@@ -1,0 +1,360 @@
+//! The template synth writes, checked against the contract, the settings and AWS's rules.
+
+use serde_json::json;
+
+use super::api_gateway::*;
+use super::resources::*;
+use super::*;
+use crate::infra::Authorization;
+
+fn settings(grouping: Grouping) -> Settings {
+    let mut settings = Settings::load(&Overrides {
+        config: PathBuf::from("infra/iot-api.toml"),
+        grouping: Some(grouping),
+        ..Overrides::default()
+    })
+    .unwrap();
+    settings.grouping = grouping;
+    settings
+}
+
+/// The IoT actions a role's policy allows.
+fn allowed_iot_actions(template: &Value, role: &str) -> Vec<String> {
+    let statements =
+        &template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let mut actions: Vec<String> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .filter_map(|a| a.as_str())
+        .filter(|a| a.starts_with("iot:"))
+        .map(str::to_owned)
+        .collect();
+    actions.sort();
+    actions
+}
+
+#[test]
+fn every_operation_is_wired_to_a_function_allowed_exactly_its_actions() {
+    let spec = read_spec().unwrap();
+    for grouping in [Grouping::PerOperation, Grouping::PerTag, Grouping::Single] {
+        let template = template(&spec, &settings(grouping)).unwrap();
+        let body = &template["Resources"]["RestApi"]["Properties"]["Body"];
+        let mut served_by: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for op in handlers::OPERATIONS {
+            let path = &body["paths"][op.path];
+            let operation = &path[op.method.as_str().to_lowercase()];
+            assert_eq!(operation["operationId"], op.id, "{grouping:?}");
+            let integration = &operation["x-amazon-apigateway-integration"];
+            assert_eq!(integration["type"], "aws_proxy", "{}", op.id);
+            assert_eq!(integration["httpMethod"], "POST", "{}", op.id);
+            let function = integration["uri"]["Fn::Sub"][1]["FunctionArn"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                template["Resources"][&function]["Type"], "AWS::Lambda::Function",
+                "{}",
+                op.id
+            );
+            served_by
+                .entry(function)
+                .or_default()
+                .extend(op.iam_actions);
+        }
+        let expected_functions = match grouping {
+            Grouping::PerOperation => handlers::OPERATIONS.len(),
+            // jobs, job-templates, things, thing-types, thing-groups, shadows
+            Grouping::PerTag => 6,
+            Grouping::Single => 1,
+        };
+        assert_eq!(served_by.len(), expected_functions, "{grouping:?}");
+        for (function, actions) in served_by {
+            let mut expected: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+            expected.sort();
+            expected.dedup();
+            let role = template["Resources"][&function]["Properties"]["Role"]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap();
+            assert_eq!(
+                allowed_iot_actions(&template, role),
+                expected,
+                "{grouping:?} {function}"
+            );
+        }
+    }
+}
+
+#[test]
+fn writes_are_scoped_to_the_account_and_region_and_only_lists_take_any_resource() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::Single)).unwrap();
+    let statements = &template["Resources"]["ApiFunctionRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"];
+    for statement in statements.as_array().unwrap() {
+        let actions: Vec<&str> = statement["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        for resource in statement["Resource"].as_array().unwrap() {
+            if resource == "*" {
+                assert!(
+                    actions.iter().all(|a| a.starts_with("iot:List")
+                        || a.starts_with("xray:")
+                        || *a == "iot:DescribeEndpoint"),
+                    "{actions:?} on *"
+                );
+            } else if actions[0].starts_with("logs:") {
+                assert_eq!(resource, &json!({"Fn::GetAtt": ["ApiFunctionLogs", "Arn"]}));
+            } else if actions[0].starts_with("iot:") {
+                let arn = resource["Fn::Sub"].as_str().unwrap();
+                assert!(
+                    arn.starts_with("arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:"),
+                    "{arn}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_permission_lets_only_this_api_call_only_its_operation() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::PerOperation)).unwrap();
+    let permissions: Vec<&Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .collect();
+    assert_eq!(permissions.len(), handlers::OPERATIONS.len());
+    let arn = template["Resources"]["CreateJobPermission"]["Properties"]["SourceArn"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        arn,
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/*/POST/jobs"
+    );
+    let arn = template["Resources"]["CancelJobExecutionPermission"]["Properties"]["SourceArn"]
+        ["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(
+        arn.ends_with("${RestApi}/*/PUT/jobs/*/things/*/cancel"),
+        "{arn}"
+    );
+}
+
+#[test]
+fn synth_is_deterministic_and_a_changed_api_is_redeployed() {
+    let spec = read_spec().unwrap();
+    let settings = settings(Grouping::PerOperation);
+    let first = render(&template(&spec, &settings).unwrap()).unwrap();
+    let second = render(&template(&spec, &settings).unwrap()).unwrap();
+    assert_eq!(first, second);
+
+    let deployment = |t: &Value| {
+        t["Resources"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| k.starts_with("Deployment"))
+            .cloned()
+            .unwrap()
+    };
+    let before = deployment(&template(&spec, &settings).unwrap());
+    // Prose is not part of what API Gateway builds: no redeployment for it.
+    let mut reworded = spec.clone();
+    reworded["info"]["description"] = json!("a reworded API");
+    assert_eq!(deployment(&template(&reworded, &settings).unwrap()), before);
+    let mut changed = spec.clone();
+    changed["paths"]["/jobs"]["get"]["parameters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "since", "in": "query", "schema": {"type": "string"}}));
+    let after = deployment(&template(&changed, &settings).unwrap());
+    assert_ne!(before, after);
+    let stage = template(&changed, &settings).unwrap()["Resources"]["Stage"]["Properties"]
+        ["DeploymentId"]["Ref"]
+        .clone();
+    assert_eq!(stage, json!(after));
+}
+
+#[test]
+fn authorization_and_cors_shape_the_document() {
+    let spec = read_spec().unwrap();
+    let mut settings = settings(Grouping::Single);
+    let body = |s: &Settings| {
+        template(&spec, s).unwrap()["Resources"]["RestApi"]["Properties"]["Body"].clone()
+    };
+    let iam = body(&settings);
+    assert_eq!(iam["security"], json!([{"sigv4": []}]));
+    assert_eq!(
+        iam["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"],
+        "awsSigv4"
+    );
+    assert!(
+        iam["paths"]["/jobs"].get("options").is_none(),
+        "no CORS unless asked"
+    );
+    assert!(iam.get("servers").is_none());
+    let validator = iam["x-amazon-apigateway-request-validator"]
+        .as_str()
+        .unwrap();
+    let validator = &iam["x-amazon-apigateway-request-validators"][validator];
+    assert_eq!(validator["validateRequestParameters"], true);
+    assert_eq!(
+        validator["validateRequestBody"], false,
+        "bodies: the function's 422"
+    );
+
+    settings.authorization = Authorization::Custom {
+        authorizer_arn: "arn:aws:lambda:eu-west-1:000000000000:function:auth".into(),
+    };
+    settings.cors_origins = vec!["https://console.example.com".into()];
+    let custom = body(&settings);
+    let scheme = &custom["components"]["securitySchemes"]["lambdaAuthorizer"];
+    assert_eq!(scheme["x-amazon-apigateway-authorizer"]["type"], "token");
+    let preflight = &custom["paths"]["/jobs"]["options"];
+    assert_eq!(preflight["security"], json!([]));
+    assert_eq!(preflight["x-amazon-apigateway-integration"]["type"], "mock");
+    let template = template(&spec, &settings).unwrap();
+    assert_eq!(
+        template["Resources"]["AuthorizerPermission"]["Properties"]["FunctionName"],
+        "arn:aws:lambda:eu-west-1:000000000000:function:auth"
+    );
+    assert_eq!(
+        template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+            ["IOT_API_CORS_ORIGINS"],
+        "https://console.example.com"
+    );
+
+    settings.authorization = Authorization::None;
+    assert_eq!(body(&settings)["security"], json!([]));
+}
+
+#[test]
+fn the_api_gateway_document_holds_only_what_the_import_supports() {
+    let spec = read_spec().unwrap();
+    let mut settings = settings(Grouping::PerOperation);
+    settings.cors_origins = vec!["https://console.example.com".into()];
+    for authorization in [
+        Authorization::AwsIam,
+        Authorization::Cognito {
+            user_pool_arns: vec!["arn:aws:cognito-idp:eu-west-1:000000000000:userpool/p".into()],
+        },
+    ] {
+        settings.authorization = authorization;
+        let body = template(&spec, &settings).unwrap()["Resources"]["RestApi"]["Properties"]
+            ["Body"]
+            .clone();
+        let mut found = Vec::new();
+        keys(&body, "", &mut found);
+        let unsupported: Vec<_> = found
+            .iter()
+            .filter(|(key, _)| API_GATEWAY_UNSUPPORTED.contains(&key.as_str()))
+            .collect();
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+        // No models: bodies are the function's to validate.
+        let components: Vec<&String> = body["components"].as_object().unwrap().keys().collect();
+        assert_eq!(components, ["securitySchemes"]);
+        for (key, at) in &found {
+            assert!(
+                !["requestBody", "content", "$ref", "schemas"].contains(&key.as_str()),
+                "{key} at {at}"
+            );
+            if at.ends_with("/schema") {
+                assert_eq!(
+                    key, "type",
+                    "a parameter schema holds only its type, at {at}"
+                );
+            }
+        }
+        // Every operation of the contract is there, with its path parameters.
+        let operations: usize = body["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|m| *m != "options")
+                    .count()
+            })
+            .sum();
+        assert_eq!(operations, handlers::OPERATIONS.len());
+        let describe = &body["paths"]["/jobs/{jobId}/things/{thingName}"]["get"]["parameters"];
+        assert_eq!(
+            describe,
+            &json!([
+                {"name": "jobId", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "thingName", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "executionNumber", "in": "query", "schema": {"type": "integer"}},
+            ])
+        );
+    }
+}
+
+/// API Gateway refuses, at import, a path segment with characters other than letters, digits,
+/// `-._,:` and braces, a path parameter that is not a whole segment, and two sibling segments
+/// that are variables of different names ("A sibling ({fileId}) of this resource already has a
+/// variable path part -- only one is allowed"). Sources: "Amazon API Gateway important notes
+/// for REST APIs" and "Errors and warnings from importing your API into API Gateway"
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-import-api-errors-warnings.html).
+#[test]
+fn every_path_of_the_contract_is_one_api_gateway_imports() {
+    let spec = read_spec().unwrap();
+    let paths: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(path_problems(&paths), Vec::<String>::new());
+    let broken = path_problems(&[
+        "/files/{fileId}",
+        "/files/{checksum}/versions/{version}",
+        "/files/by-id/{fileId}",
+        "/jobs/job-{id}",
+        "/a b",
+    ]);
+    assert_eq!(broken.len(), 3, "{broken:?}");
+    assert!(
+        broken.iter().any(|p| p.contains("{checksum, fileId}")),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn api_gateway_answers_with_codes_the_contract_lists() {
+    let spec = read_spec().unwrap();
+    let codes = spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for (kind, _, code, _) in GATEWAY_RESPONSES {
+        assert!(
+            codes.contains(&json!(code)),
+            "{kind}: {code} is not in openapi.yaml"
+        );
+    }
+    let template = template(&spec, &settings(Grouping::Single)).unwrap();
+    let responses = &template["Resources"]["RestApi"]["Properties"]["Body"]
+        ["x-amazon-apigateway-gateway-responses"];
+    assert_eq!(responses["BAD_REQUEST_BODY"]["statusCode"], "422");
+    assert!(responses["DEFAULT_4XX"].get("statusCode").is_none());
+}
+
+#[test]
+fn outputs_are_exported_for_other_stacks() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::PerOperation)).unwrap();
+    for output in ["ApiUrl", "RestApiId"] {
+        assert_eq!(
+            template["Outputs"][output]["Export"]["Name"]["Fn::Sub"],
+            format!("${{AWS::StackName}}-{output}")
+        );
+    }
+    assert_eq!(template["Outputs"]["Authorization"]["Value"], "AWS_IAM");
+}
