@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::clock::Millis;
 use crate::db::Res;
 use crate::paging;
-use crate::registry::membership::{joined, left};
+use crate::registry::reach::{joined, left};
 use crate::rows;
 
 /// One thing as the index holds it.

@@ -101,7 +101,9 @@ impl DeviceError {
                 }
             },
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException")
+            }
             ApiError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "InvalidRequestException")
             }

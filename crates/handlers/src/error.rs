@@ -13,8 +13,10 @@ pub enum ApiError {
     MalformedJson(String),
     /// A body came with a content type other than JSON.
     UnsupportedMediaType(String),
-    /// The body is larger than [`crate::extract::MAX_BODY_BYTES`].
-    PayloadTooLarge,
+    /// The body is larger than `limit` bytes.
+    PayloadTooLarge {
+        limit: usize,
+    },
     /// No route matches the path.
     RouteNotFound(String),
     /// The path exists, the method does not.
@@ -39,7 +41,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "MalformedJson"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::BAD_REQUEST, "UnsupportedMediaType"),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "RouteNotFound"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
             ApiError::Domain(e) => match e {
@@ -70,11 +72,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(given) => {
                 format!("Content-Type must be application/json, got {given:?}")
             }
-            ApiError::PayloadTooLarge => {
-                format!(
-                    "the body is larger than {} bytes",
-                    crate::extract::MAX_BODY_BYTES
-                )
+            ApiError::PayloadTooLarge { limit } => {
+                format!("the body is larger than {limit} bytes")
             }
             ApiError::RouteNotFound(path) => format!("no operation is served at {path}"),
             ApiError::MethodNotAllowed(detail) => detail.clone(),

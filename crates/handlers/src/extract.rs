@@ -82,7 +82,9 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
 async fn read_body(req: Request) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge)
+        .map_err(|_| ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        })
 }
 
 /// Whether a body is empty, white space aside: no body at all.

@@ -12,8 +12,8 @@ use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    ancestors, group_exists, group_not_found, membership, require_version, thing_exists,
-    thing_not_found, TREE,
+    ancestors, dynamic_group_conflict, group_exists, group_not_found, is_dynamic, reach,
+    require_version, thing_exists, thing_not_found, TREE,
 };
 use crate::clock::{timestamp, Millis};
 use crate::db::{Fail, Res};
@@ -47,21 +47,6 @@ fn stored_group(conn: &Connection, name: &str) -> Res<Option<StoredGroup>> {
             })
         })
         .optional()?)
-}
-
-pub(super) fn is_dynamic(conn: &Connection, name: &str) -> Res<Option<bool>> {
-    Ok(conn
-        .prepare_cached("SELECT query IS NOT NULL FROM thing_groups WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?)
-}
-
-pub(super) fn dynamic_group_conflict(name: &ThingGroupName, what: &str) -> Fail {
-    DomainError::Conflict(format!(
-        "thing group {:?} is dynamic: {what}",
-        name.as_str()
-    ))
-    .into()
 }
 
 fn static_group_conflict(name: &ThingGroupName) -> Fail {
@@ -451,7 +436,7 @@ pub(crate) fn delete_dynamic_group(
         .query_map([name.as_str()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for member in members {
-        membership::left(conn, name, &rows::stored(member)?, now)?;
+        reach::left(conn, name, &rows::stored(member)?, now)?;
     }
     conn.prepare_cached("DELETE FROM thing_groups WHERE name = ?1")?
         .execute([name.as_str()])?;

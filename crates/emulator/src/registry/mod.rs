@@ -1,10 +1,11 @@
-//! The registry: things (`things`), thing groups static and dynamic (`groups`), and membership
-//! (`membership`), the one place where a registry change reaches jobs: a thing joining or leaving
-//! a group queues or removes executions (README, Behaviour). Here: what the other parts look up:
+//! The registry: things (`things`), thing groups static and dynamic (`groups`), static membership
+//! (`membership`), and `reach`, the one place where a registry change reaches jobs: a thing
+//! joining or leaving a group queues or removes executions (README, Behaviour). Here: what the other parts look up:
 //! whether a thing or group exists, a group's tree and ancestry.
 
 pub(crate) mod groups;
 pub(crate) mod membership;
+pub(crate) mod reach;
 pub(crate) mod things;
 
 use models::ids::{ThingGroupName, ThingName};
@@ -102,4 +103,20 @@ pub(super) fn require_version(
         }
         _ => Ok(()),
     }
+}
+
+/// Whether the group named is dynamic; None when there is no such group.
+pub(super) fn is_dynamic(conn: &Connection, name: &str) -> Res<Option<bool>> {
+    Ok(conn
+        .prepare_cached("SELECT query IS NOT NULL FROM thing_groups WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn dynamic_group_conflict(name: &ThingGroupName, what: &str) -> Fail {
+    DomainError::Conflict(format!(
+        "thing group {:?} is dynamic: {what}",
+        name.as_str()
+    ))
+    .into()
 }

@@ -9,7 +9,7 @@ use models::registry::{
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{membership, require_version, thing_not_found};
+use super::{reach, require_version, thing_not_found};
 use crate::clock::Millis;
 use crate::db::Res;
 use crate::{index, paging, rows, thing_types};
@@ -208,5 +208,5 @@ pub(crate) fn delete_thing(
     if deleted == 0 {
         return Ok(());
     }
-    membership::thing_deleted(conn, name, now)
+    reach::thing_deleted(conn, name, now)
 }
