@@ -27,6 +27,9 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::DateTime;
 
 use super::*;
+use aws_config::{BehaviorVersion, Region};
+use base64::Engine;
+use cfn::types::ChangeSetStatus;
 
 const STACK: &str = "iot-device-api";
 const STACK_ID: &str =
