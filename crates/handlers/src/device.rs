@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +15,7 @@ use models::ids::{JobId, ThingName};
 use models::DomainError;
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Shape};
 use crate::extract::{bool_from_string, Body, Query};
 
 type Plane = Arc<dyn JobsDataPlane>;
@@ -70,71 +69,9 @@ impl From<DomainError> for DeviceError {
     }
 }
 
-impl DeviceError {
-    /// The status and AWS error type of each failure.
-    fn status_and_type(&self) -> (StatusCode, &'static str) {
-        match &self.0 {
-            ApiError::Domain(e) => match e {
-                DomainError::NotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
-                DomainError::InvalidStateTransition(_) => {
-                    (StatusCode::CONFLICT, "InvalidStateTransitionException")
-                }
-                // **[inferred]** The data plane's HTTP model has no error for a version mismatch;
-                // MQTT calls it VersionMismatch. This is the control plane's name for it.
-                DomainError::VersionConflict(_) => {
-                    (StatusCode::CONFLICT, "VersionConflictException")
-                }
-                DomainError::AlreadyExists(_) | DomainError::Conflict(_) => {
-                    (StatusCode::CONFLICT, "ConflictException")
-                }
-                DomainError::Throttled { .. } => {
-                    (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException")
-                }
-                DomainError::Unavailable(_) | DomainError::Internal(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServiceUnavailableException",
-                ),
-                DomainError::Validation { .. }
-                | DomainError::LimitExceeded(_)
-                | DomainError::InvalidQuery(_) => {
-                    (StatusCode::BAD_REQUEST, "InvalidRequestException")
-                }
-            },
-            ApiError::RouteNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestException")
-            }
-            ApiError::MethodNotAllowed(_) => {
-                (StatusCode::METHOD_NOT_ALLOWED, "InvalidRequestException")
-            }
-            ApiError::MalformedJson(_) | ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidRequestException")
-            }
-        }
-    }
-}
-
 impl IntoResponse for DeviceError {
     fn into_response(self) -> Response {
-        let (status, error_type) = self.status_and_type();
-        if let ApiError::Domain(DomainError::Internal(cause)) = &self.0 {
-            tracing::error!(%cause, "internal error");
-        }
-        let mut response =
-            crate::json_response(status, &serde_json::json!({ "message": self.0.message() }));
-        response
-            .headers_mut()
-            .insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
-        if let ApiError::Domain(DomainError::Throttled {
-            retry_after_seconds,
-            ..
-        }) = &self.0
-        {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
-        }
-        response
+        self.0.render(Shape::DataPlane)
     }
 }
 
@@ -182,7 +119,9 @@ fn execution_number(number: Option<i64>) -> Result<Option<i64>, DeviceError> {
 /// GetPendingJobExecutions: `GET /things/{thingName}/jobs`.
 async fn get_pending(State(plane): State<Plane>, Path(thing): Path<String>) -> DeviceResult {
     let thing = thing_name(thing)?;
-    Ok(crate::ok(plane.get_pending_job_executions(&thing).await?))
+    Ok(crate::response::ok(
+        plane.get_pending_job_executions(&thing).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -220,7 +159,9 @@ async fn describe(
             query.include_job_document.unwrap_or(true),
         )
         .await?;
-    Ok(crate::ok(serde_json::json!({ "execution": execution })))
+    Ok(crate::response::ok(
+        serde_json::json!({ "execution": execution }),
+    ))
 }
 
 /// StartNextPendingJobExecution: `PUT /things/{thingName}/jobs/$next`.
@@ -240,7 +181,7 @@ async fn start_next(
     let Body(mut body) = body?;
     body.step_timeout_in_minutes = step_timeout(body.step_timeout_in_minutes)?;
     let started = plane.start_next_pending_job_execution(&thing, body).await?;
-    Ok(crate::ok(match started {
+    Ok(crate::response::ok(match started {
         Some(execution) => serde_json::json!({ "execution": execution }),
         None => serde_json::json!({}),
     }))
@@ -272,5 +213,7 @@ async fn update(
         include_job_execution_state: body.include_job_execution_state,
         include_job_document: body.include_job_document,
     };
-    Ok(crate::ok(plane.update_device_execution(update).await?))
+    Ok(crate::response::ok(
+        plane.update_device_execution(update).await?,
+    ))
 }

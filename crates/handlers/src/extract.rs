@@ -299,3 +299,18 @@ mod request_bodies {
         ];
     }
 }
+
+/// The query of a list that takes only paging: `maxResults` and `nextToken`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "max_results")]
+    max_results: Option<MaxResults>,
+    next_token: Option<NextToken>,
+}
+
+impl ListQuery {
+    pub fn into_page(self) -> models::PageRequest {
+        page(self.max_results, self.next_token)
+    }
+}

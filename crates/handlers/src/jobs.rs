@@ -8,11 +8,13 @@ use models::job::{
     ExecutionStatus, JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
 };
 use models::{DomainError, MaxResults, NextToken};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
+use crate::error::HandlerResult;
 use crate::extract::{self, job_id, thing_name, Body, NoBody, NoParams, Query};
-use crate::{ok, AppState, HandlerResult};
+use crate::response::{list_response, ok};
+use crate::AppState;
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
     if count == 0 || count > MAX_JOB_TARGETS {
@@ -70,26 +72,6 @@ pub struct ListJobsQuery {
     status: Option<JobStatus>,
     target_selection: Option<TargetSelection>,
     thing_group_name: Option<ThingGroupName>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListBody<T> {
-    #[serde(flatten)]
-    items: T,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_token: Option<NextToken>,
-}
-
-/// A list response: `{"<key>": [...], "nextToken"?}`.
-pub(crate) fn list_response<T: Serialize>(
-    key: &str,
-    page: models::Page<T>,
-) -> axum::response::Response {
-    ok(ListBody {
-        items: json!({ key: page.items }),
-        next_token: page.next_token,
-    })
 }
 
 pub async fn list_jobs(

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod jobs;
 mod registry;
+mod response;
 mod shadows;
 mod templates;
 mod thing_types;
@@ -16,12 +17,11 @@ mod thing_types;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use models::Backend;
-use serde::Serialize;
 
 pub use error::ApiError;
 
@@ -212,29 +212,3 @@ fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
     )))
     .into_response()
 }
-
-/// A JSON response. Serializing the API's own types cannot fail; if it ever did, the client
-/// gets a bare 500 rather than a half-written body.
-pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "response serialization failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-/// A 200 response with `body` as JSON.
-pub(crate) fn ok<T: Serialize>(body: T) -> Response {
-    json_response(StatusCode::OK, &body)
-}
-
-pub(crate) type HandlerResult = Result<Response, ApiError>;

@@ -11,10 +11,10 @@ use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::extract::{self, thing_group_name as group_name, thing_name, Body, Query};
-use crate::jobs::list_response;
-use crate::templates::ListQuery;
-use crate::{ok, AppState, HandlerResult};
+use crate::error::HandlerResult;
+use crate::extract::{self, thing_group_name as group_name, thing_name, Body, ListQuery, Query};
+use crate::response::{list_response, ok};
+use crate::AppState;
 
 pub async fn create_thing(
     State(backend): State<AppState>,

@@ -6,10 +6,10 @@ use models::ids::{ShadowName, ThingName};
 use models::shadow::ShadowUpdate;
 use serde_json::json;
 
-use crate::extract::{shadow_name, thing_name, Body, Query};
-use crate::jobs::list_response;
-use crate::templates::ListQuery;
-use crate::{ok, AppState, HandlerResult};
+use crate::error::HandlerResult;
+use crate::extract::{shadow_name, thing_name, Body, ListQuery, Query};
+use crate::response::{list_response, ok};
+use crate::AppState;
 
 async fn get(backend: AppState, thing: ThingName, shadow: Option<ShadowName>) -> HandlerResult {
     let document = backend.get_shadow(&thing, shadow.as_ref()).await?;

@@ -3,13 +3,13 @@
 use axum::extract::{Path, State};
 use models::ids::JobTemplateId;
 use models::job::{CreateJobTemplate, NewJobTemplate};
-use models::{DomainError, MaxResults, NextToken};
-use serde::Deserialize;
+use models::DomainError;
 use serde_json::json;
 
-use crate::extract::{self, job_template_id as template_id, Body, Query};
-use crate::jobs::list_response;
-use crate::{ok, AppState, HandlerResult};
+use crate::error::HandlerResult;
+use crate::extract::{job_template_id as template_id, Body, ListQuery, Query};
+use crate::response::{list_response, ok};
+use crate::AppState;
 
 pub async fn create_job_template(
     State(backend): State<AppState>,
@@ -38,20 +38,6 @@ pub async fn create_job_template(
         "jobTemplateId": created.job_template_id,
         "jobTemplateArn": created.job_template_arn,
     })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListQuery {
-    #[serde(default, deserialize_with = "extract::max_results")]
-    max_results: Option<MaxResults>,
-    next_token: Option<NextToken>,
-}
-
-impl ListQuery {
-    pub fn into_page(self) -> models::PageRequest {
-        extract::page(self.max_results, self.next_token)
-    }
 }
 
 pub async fn list_job_templates(

@@ -7,9 +7,10 @@ use models::{MaxResults, NextToken};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::error::HandlerResult;
 use crate::extract::{self, thing_type_name, Body, Query};
-use crate::jobs::list_response;
-use crate::{ok, AppState, HandlerResult};
+use crate::response::{list_response, ok};
+use crate::AppState;
 
 pub async fn create_thing_type(
     State(backend): State<AppState>,
