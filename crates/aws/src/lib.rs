@@ -262,11 +262,11 @@ impl Backend for AwsIot {
             .job_id(job.job_id.as_str())
             .set_targets(Some(targets))
             .target_selection(convert::to_target_selection(&job.target_selection))
-            .set_document(job.document.map(String::from))
+            .set_document(job.source.document().map(|d| d.as_str().to_owned()))
             .set_description(job.description.map(String::from))
             .set_job_template_arn(
-                job.job_template_id
-                    .as_ref()
+                job.source
+                    .template()
                     .map(|id| self.location.job_template_arn(id)),
             )
             .set_timeout_config(job.timeout_config.as_ref().map(convert::to_timeout_config))

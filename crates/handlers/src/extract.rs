@@ -26,6 +26,12 @@ fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>, whole: 
 /// `null` means something (and so may be anywhere inside them).
 pub trait RequestBody: DeserializeOwned {
     const NULLABLE: &'static [&'static str] = &[];
+
+    /// The rules between fields, which no single field's type can hold; `Body` runs them once
+    /// the body reads, so a handler only ever sees a body that keeps them.
+    fn check(&self) -> Result<(), DomainError> {
+        Ok(())
+    }
 }
 
 /// A JSON body of type `T`. An empty body reads as `{}`, so bodies whose fields are all
@@ -72,9 +78,10 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
                 .into());
             }
         }
-        serde_path_to_error::deserialize(value)
-            .map(Body)
-            .map_err(|e| field_error(e, "body"))
+        let body: T =
+            serde_path_to_error::deserialize(value).map_err(|e| field_error(e, "body"))?;
+        body.check()?;
+        Ok(Body(body))
     }
 }
 
@@ -249,8 +256,9 @@ pub fn shadow_name(value: String) -> Result<ShadowName, ApiError> {
     path_param("shadowName", value, ShadowName::parse)
 }
 
-/// The API's request bodies: none takes `null` but the thing type of a thing update (which
-/// removes it) and a shadow update's sections (which clear a section, or delete a key inside).
+/// The API's request bodies, with the rules between their fields: none takes `null` but the thing
+/// type of a thing update (which removes it) and a shadow update's sections (which clear a
+/// section, or delete a key inside).
 mod request_bodies {
     use models::device::{StartNextBody, UpdateBody};
     use models::job::{
@@ -262,6 +270,7 @@ mod request_bodies {
         UpdateDynamicThingGroupBody, UpdateThing, UpdateThingGroup,
     };
     use models::shadow::ShadowUpdate;
+    use models::DomainError;
 
     use super::RequestBody;
 
@@ -271,7 +280,11 @@ mod request_bodies {
     impl RequestBody for AssociateTargets {}
     impl RequestBody for CancelExecutionBody {}
     impl RequestBody for CreateJobTemplate {}
-    impl RequestBody for CreateThing {}
+    impl RequestBody for CreateThing {
+        fn check(&self) -> Result<(), DomainError> {
+            self.validate()
+        }
+    }
     impl RequestBody for UpdateThing {
         const NULLABLE: &'static [&'static str] = &["thingTypeName"];
     }
@@ -279,9 +292,17 @@ mod request_bodies {
     impl RequestBody for UpdateThingGroup {}
     impl RequestBody for CreateDynamicThingGroupBody {}
     impl RequestBody for UpdateDynamicThingGroupBody {}
-    impl RequestBody for CreateThingType {}
+    impl RequestBody for CreateThingType {
+        fn check(&self) -> Result<(), DomainError> {
+            self.validate()
+        }
+    }
     impl RequestBody for ShadowUpdate {
         const NULLABLE: &'static [&'static str] = &["desired", "reported"];
+
+        fn check(&self) -> Result<(), DomainError> {
+            self.validate()
+        }
     }
     // The jobs data plane is AWS's API, whose services read a `null` field as one left out.
     impl RequestBody for StartNextBody {

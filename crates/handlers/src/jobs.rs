@@ -5,7 +5,8 @@ use models::fields::StatusDetails;
 use models::ids::{JobId, ThingGroupName};
 use models::job::{
     AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob,
-    ExecutionStatus, JobFilter, JobStatus, NewJob, TargetSelection, UpdateJob, MAX_JOB_TARGETS,
+    ExecutionStatus, JobFilter, JobSource, JobStatus, NewJob, TargetSelection, UpdateJob,
+    MAX_JOB_TARGETS,
 };
 use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
@@ -31,13 +32,7 @@ pub async fn create_job(
     Body(body): Body<CreateJob>,
 ) -> HandlerResult {
     check_target_count(body.targets.len())?;
-    if body.document.is_none() && body.job_template_id.is_none() {
-        return Err(DomainError::validation(
-            "document",
-            "is required unless jobTemplateId is given",
-        )
-        .into());
-    }
+    let source = JobSource::new(body.document, body.job_template_id)?;
     let job_id = match body.job_id {
         Some(id) => id,
         None => JobId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?,
@@ -47,9 +42,8 @@ pub async fn create_job(
             job_id,
             targets: body.targets,
             target_selection: body.target_selection,
-            document: body.document,
+            source,
             description: body.description,
-            job_template_id: body.job_template_id,
             timeout_config: body.timeout_config,
             job_executions_rollout_config: body.job_executions_rollout_config,
             presigned_url_config: body.presigned_url_config,

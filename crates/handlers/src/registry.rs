@@ -20,7 +20,6 @@ pub async fn create_thing(
     State(backend): State<AppState>,
     Body(body): Body<CreateThing>,
 ) -> HandlerResult {
-    body.validate()?;
     let created = backend.create_thing(body).await?;
     Ok(ok(
         json!({"created": true, "thingName": created.name, "thingId": created.id, "thingArn": created.arn}),

@@ -22,7 +22,6 @@ async fn update(
     shadow: Option<ShadowName>,
     body: ShadowUpdate,
 ) -> HandlerResult {
-    body.validate()?;
     let version = backend.update_shadow(&thing, shadow.as_ref(), body).await?;
     Ok(ok(json!({"updated": true, "version": version})))
 }

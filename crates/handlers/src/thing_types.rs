@@ -16,7 +16,6 @@ pub async fn create_thing_type(
     State(backend): State<AppState>,
     Body(body): Body<CreateThingType>,
 ) -> HandlerResult {
-    body.validate()?;
     let created = backend.create_thing_type(body).await?;
     Ok(ok(json!({
         "created": true,

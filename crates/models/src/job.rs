@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
+use crate::error::DomainError;
 use crate::fields::{
     AbortConfig, JobDocument, PresignedUrlConfig, ReasonCode, RetryConfig, RolloutConfig,
     SchedulingConfig, StatusDetails, Text, TimeoutConfig,
@@ -235,6 +236,51 @@ pub struct CreateJob {
     pub job_executions_retry_config: Option<RetryConfig>,
 }
 
+/// Where a new job's document comes from: its own, or a template's. A template also fills in
+/// the configurations the job leaves out, and is recorded on the job even when the job brings
+/// its own document.
+#[derive(Clone, Debug)]
+pub enum JobSource {
+    Document(JobDocument),
+    Template {
+        id: JobTemplateId,
+        document: Option<JobDocument>,
+    },
+}
+
+impl JobSource {
+    /// From a create's two fields: a document is required unless a template is named.
+    pub fn new(
+        document: Option<JobDocument>,
+        template: Option<JobTemplateId>,
+    ) -> Result<JobSource, DomainError> {
+        match (document, template) {
+            (document, Some(id)) => Ok(JobSource::Template { id, document }),
+            (Some(document), None) => Ok(JobSource::Document(document)),
+            (None, None) => Err(DomainError::validation(
+                "document",
+                "is required unless jobTemplateId is given",
+            )),
+        }
+    }
+
+    /// The job's own document, if it brings one.
+    pub fn document(&self) -> Option<&JobDocument> {
+        match self {
+            JobSource::Document(document) => Some(document),
+            JobSource::Template { document, .. } => document.as_ref(),
+        }
+    }
+
+    /// The template named, if any.
+    pub fn template(&self) -> Option<&JobTemplateId> {
+        match self {
+            JobSource::Document(_) => None,
+            JobSource::Template { id, .. } => Some(id),
+        }
+    }
+}
+
 /// A job to create, with its id chosen and its targets checked.
 #[derive(Clone, Debug)]
 pub struct NewJob {
@@ -242,10 +288,8 @@ pub struct NewJob {
     pub job_id: JobId,
     pub targets: Vec<Target>,
     pub target_selection: TargetSelection,
-    /// None only when the job comes from a template, which then supplies the document.
-    pub document: Option<JobDocument>,
+    pub source: JobSource,
     pub description: Option<Text>,
-    pub job_template_id: Option<JobTemplateId>,
     pub timeout_config: Option<TimeoutConfig>,
     pub job_executions_rollout_config: Option<RolloutConfig>,
     pub presigned_url_config: Option<PresignedUrlConfig>,

@@ -15,8 +15,8 @@ use models::fields::{
 };
 use models::ids::{JobId, Location, ThingGroupName};
 use models::job::{
-    CancelJob, ExecutionStatus, Job, JobCreated, JobFilter, JobProcessDetails, JobStatus,
-    JobSummary, NewJob, TargetSelection, UpdateJob,
+    CancelJob, ExecutionStatus, Job, JobCreated, JobFilter, JobProcessDetails, JobSource,
+    JobStatus, JobSummary, NewJob, TargetSelection, UpdateJob,
 };
 use models::{DomainError, Page, PageRequest};
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
@@ -58,19 +58,15 @@ pub(crate) fn create(
         ))
         .into());
     }
-    let template = match &job.job_template_id {
-        Some(id) => Some(templates::describe(conn, here, id)?),
-        None => None,
-    };
-    let document = match (&job.document, &template) {
-        (Some(document), _) => document.as_str().to_owned(),
-        (None, Some(template)) => template.document.clone(),
-        (None, None) => {
-            return Err(DomainError::validation(
-                "document",
-                "is required unless jobTemplateId is given",
-            )
-            .into())
+    let (document, template) = match &job.source {
+        JobSource::Document(document) => (document.as_str().to_owned(), None),
+        JobSource::Template { id, document } => {
+            let template = templates::describe(conn, here, id)?;
+            let document = match document {
+                Some(document) => document.as_str().to_owned(),
+                None => template.document.clone(),
+            };
+            (document, Some(template))
         }
     };
     let targets = targets::resolve(conn, here, &job.targets)?;
