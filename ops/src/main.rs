@@ -62,11 +62,5 @@ fn main() -> ExitCode {
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
         Commands::Bench(Bench::FirstRun(args)) => bench::first_run::run(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    xtask::util::exit_code(result)
 }

@@ -9,7 +9,7 @@ mod test;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::util::cargo;
+use xtask::util::{cargo, exit_code};
 use xtask::{build, synth};
 
 #[derive(Parser)]
@@ -73,13 +73,7 @@ fn main() -> ExitCode {
         Commands::Device(f) => return ops("device", f),
         Commands::Bench(f) => return ops("bench", f),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(result)
 }
 
 /// Runs `command` of the `ops` binary, building it first (the AWS SDK crates: minutes the first

@@ -3,8 +3,6 @@
 //!
 //! Every function here runs inside one transaction opened by the caller.
 
-use std::collections::BTreeMap;
-
 use models::device::{
     DeviceExecution, DeviceExecutionSummary, DeviceUpdate, ExecutionState, JobOrNext,
     PendingExecutions, StartNextBody, UpdateReply,
@@ -13,59 +11,13 @@ use models::fields::StatusDetails;
 use models::ids::{JobId, ThingName};
 use models::job::ExecutionStatus;
 use models::DomainError;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection};
 
 use crate::clock::Millis;
 use crate::db::{Fail, Res};
+use crate::jobs::executions::Execution;
 use crate::jobs::MINUTE;
 use crate::{jobs, registry, rows};
-
-/// An execution row as the data plane needs it.
-struct Execution {
-    job_id: JobId,
-    thing_name: ThingName,
-    status: ExecutionStatus,
-    status_details: BTreeMap<String, String>,
-    queued_at: Millis,
-    started_at: Option<Millis>,
-    last_updated_at: Millis,
-    version_number: i64,
-    execution_number: i64,
-    latest: bool,
-    in_progress_deadline: Option<Millis>,
-    step_deadline: Option<Millis>,
-}
-
-const COLUMNS: &str = "job_id, thing_name, status, status_details, queued_at, started_at, \
-     last_updated_at, version_number, execution_number, latest, in_progress_deadline, step_deadline";
-
-impl Execution {
-    /// A row selecting `COLUMNS`.
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Execution> {
-        Ok(Execution {
-            job_id: rows::text(r, "job_id")?,
-            thing_name: rows::text(r, "thing_name")?,
-            status: rows::text(r, "status")?,
-            status_details: rows::json(r, "status_details")?,
-            queued_at: r.get("queued_at")?,
-            started_at: r.get("started_at")?,
-            last_updated_at: r.get("last_updated_at")?,
-            version_number: r.get("version_number")?,
-            execution_number: r.get("execution_number")?,
-            latest: r.get("latest")?,
-            in_progress_deadline: r.get("in_progress_deadline")?,
-            step_deadline: r.get("step_deadline")?,
-        })
-    }
-}
-
-/// Runs a query selecting `COLUMNS` and reads the rows.
-fn query(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Res<Vec<Execution>> {
-    Ok(conn
-        .prepare_cached(sql)?
-        .query_map(args, Execution::from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?)
-}
 
 fn seconds(millis: Millis) -> i64 {
     millis.div_euclid(1000)
@@ -137,11 +89,12 @@ fn require_thing(conn: &Connection, thing: &ThingName) -> Res<()> {
 /// order they were queued.
 fn pending_executions(conn: &Connection, thing: &ThingName) -> Res<Vec<Execution>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM job_executions WHERE thing_name = ?1 AND latest = 1 \
+        "SELECT {} FROM job_executions WHERE thing_name = ?1 AND latest = 1 \
          AND status IN ('IN_PROGRESS', 'QUEUED') \
-         ORDER BY status = 'QUEUED', queued_at, seq"
+         ORDER BY status = 'QUEUED', queued_at, seq",
+        Execution::COLUMNS
     );
-    query(conn, &sql, [thing.as_str()])
+    Execution::query(conn, &sql, [thing.as_str()])
 }
 
 pub(crate) fn pending(conn: &Connection, thing: &ThingName) -> Res<PendingExecutions> {
@@ -164,18 +117,7 @@ fn execution(
     execution_number: Option<i64>,
 ) -> Res<Execution> {
     jobs::job_status(conn, job_id)?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 \
-         AND (CASE WHEN ?3 IS NULL THEN latest = 1 ELSE execution_number = ?3 END)"
-    );
-    query(
-        conn,
-        &sql,
-        params![job_id.as_str(), thing.as_str(), execution_number],
-    )?
-    .into_iter()
-    .next()
-    .ok_or_else(|| {
+    Execution::find(conn, job_id, thing, execution_number)?.ok_or_else(|| {
         DomainError::NotFound(match execution_number {
             Some(n) => format!(
                 "job {:?} has no execution number {n} on thing {:?}",

@@ -2,6 +2,8 @@
 //! thing, moved through their states by cancels, deletes and membership changes, and read back
 //! one by one or listed per job and per thing.
 
+use std::collections::BTreeMap;
+
 use models::fields::{StatusDetails, TimeoutConfig};
 use models::ids::{JobId, Location, ThingName};
 use models::job::{
@@ -136,26 +138,9 @@ pub(crate) fn complete_if_done(conn: &Connection, job_id: &str, now: Millis) -> 
     Ok(())
 }
 
-/// What a change to an execution checks first: its status and version.
-struct ExecutionRow {
-    status: ExecutionStatus,
-    version_number: i64,
-}
-
-fn latest_execution(conn: &Connection, job_id: &JobId, thing: &ThingName) -> Res<ExecutionRow> {
+fn latest_execution(conn: &Connection, job_id: &JobId, thing: &ThingName) -> Res<Execution> {
     super::job_status(conn, job_id)?;
-    conn.prepare_cached(
-        "SELECT status, version_number FROM job_executions \
-         WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1",
-    )?
-    .query_row([job_id.as_str(), thing.as_str()], |r| {
-        Ok(ExecutionRow {
-            status: rows::text(r, "status")?,
-            version_number: r.get("version_number")?,
-        })
-    })
-    .optional()?
-    .ok_or_else(|| execution_not_found(job_id, thing))
+    Execution::find(conn, job_id, thing, None)?.ok_or_else(|| execution_not_found(job_id, thing))
 }
 
 fn execution_not_found(job_id: &JobId, thing: &ThingName) -> Fail {
@@ -167,7 +152,7 @@ fn execution_not_found(job_id: &JobId, thing: &ThingName) -> Fail {
     .into()
 }
 
-fn check_version(expected: Option<i64>, row: &ExecutionRow) -> Res<()> {
+fn check_version(expected: Option<i64>, row: &Execution) -> Res<()> {
     match expected {
         Some(expected) if expected != row.version_number => {
             Err(DomainError::VersionConflict(format!(
@@ -289,32 +274,96 @@ pub(crate) fn delete_execution(
     complete_if_done(conn, job_id.as_str(), now)
 }
 
-/// The columns `execution` and `summary` read.
-const EXECUTION_COLUMNS: &str = "status, status_details, force_canceled, queued_at, started_at, \
-     last_updated_at, execution_number, version_number";
+/// A row of `job_executions`, read in one place: the control plane describes it as a
+/// `JobExecution`, the device data plane as its own shapes (`device`).
+pub(crate) struct Execution {
+    pub(crate) job_id: JobId,
+    pub(crate) thing_name: ThingName,
+    pub(crate) status: ExecutionStatus,
+    pub(crate) status_details: BTreeMap<String, String>,
+    pub(crate) force_canceled: bool,
+    pub(crate) queued_at: Millis,
+    pub(crate) started_at: Option<Millis>,
+    pub(crate) last_updated_at: Millis,
+    pub(crate) version_number: i64,
+    pub(crate) execution_number: i64,
+    pub(crate) latest: bool,
+    pub(crate) in_progress_deadline: Option<Millis>,
+    pub(crate) step_deadline: Option<Millis>,
+}
 
-/// A row of `job_executions` (`EXECUTION_COLUMNS`) as the execution of `job_id` on `thing`.
-fn execution(
-    here: &Location,
-    job_id: &JobId,
-    thing: &ThingName,
-    r: &Row<'_>,
-) -> rusqlite::Result<JobExecution> {
-    Ok(JobExecution {
-        job_id: job_id.clone(),
-        thing_name: thing.clone(),
-        thing_arn: here.thing_arn(thing),
-        status: rows::text(r, "status")?,
-        status_details: ExecutionStatusDetails {
-            details_map: rows::json(r, "status_details")?,
-        },
-        force_canceled: r.get("force_canceled")?,
-        queued_at: timestamp(r.get("queued_at")?),
-        started_at: r.get::<_, Option<i64>>("started_at")?.map(timestamp),
-        last_updated_at: timestamp(r.get("last_updated_at")?),
-        execution_number: r.get("execution_number")?,
-        version_number: r.get("version_number")?,
-    })
+impl Execution {
+    pub(crate) const COLUMNS: &str = "job_id, thing_name, status, status_details, force_canceled, \
+         queued_at, started_at, last_updated_at, version_number, execution_number, latest, \
+         in_progress_deadline, step_deadline";
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Execution> {
+        Ok(Execution {
+            job_id: rows::text(r, "job_id")?,
+            thing_name: rows::text(r, "thing_name")?,
+            status: rows::text(r, "status")?,
+            status_details: rows::json(r, "status_details")?,
+            force_canceled: r.get("force_canceled")?,
+            queued_at: r.get("queued_at")?,
+            started_at: r.get("started_at")?,
+            last_updated_at: r.get("last_updated_at")?,
+            version_number: r.get("version_number")?,
+            execution_number: r.get("execution_number")?,
+            latest: r.get("latest")?,
+            in_progress_deadline: r.get("in_progress_deadline")?,
+            step_deadline: r.get("step_deadline")?,
+        })
+    }
+
+    /// The rows of a query selecting `COLUMNS`.
+    pub(crate) fn query(
+        conn: &Connection,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Res<Vec<Execution>> {
+        Ok(conn
+            .prepare_cached(sql)?
+            .query_map(args, Execution::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The job's execution on the thing: the one numbered, or the latest.
+    pub(crate) fn find(
+        conn: &Connection,
+        job_id: &JobId,
+        thing: &ThingName,
+        execution_number: Option<i64>,
+    ) -> Res<Option<Execution>> {
+        let sql = format!(
+            "SELECT {} FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 \
+             AND (CASE WHEN ?3 IS NULL THEN latest = 1 ELSE execution_number = ?3 END)",
+            Execution::COLUMNS
+        );
+        Ok(Execution::query(
+            conn,
+            &sql,
+            params![job_id.as_str(), thing.as_str(), execution_number],
+        )?
+        .pop())
+    }
+
+    fn job_execution(self, here: &Location) -> JobExecution {
+        JobExecution {
+            thing_arn: here.thing_arn(&self.thing_name),
+            job_id: self.job_id,
+            thing_name: self.thing_name,
+            status: self.status,
+            status_details: ExecutionStatusDetails {
+                details_map: self.status_details,
+            },
+            force_canceled: self.force_canceled,
+            queued_at: timestamp(self.queued_at),
+            started_at: self.started_at.map(timestamp),
+            last_updated_at: timestamp(self.last_updated_at),
+            execution_number: self.execution_number,
+            version_number: self.version_number,
+        }
+    }
 }
 
 pub(crate) fn describe_execution(
@@ -325,16 +374,8 @@ pub(crate) fn describe_execution(
     execution_number: Option<i64>,
 ) -> Res<JobExecution> {
     super::job_status(conn, job_id)?;
-    let sql = format!(
-        "SELECT {EXECUTION_COLUMNS} FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 \
-         AND (CASE WHEN ?3 IS NULL THEN latest = 1 ELSE execution_number = ?3 END)"
-    );
-    conn.prepare_cached(&sql)?
-        .query_row(
-            params![job_id.as_str(), thing.as_str(), execution_number],
-            |r| execution(here, job_id, thing, r),
-        )
-        .optional()?
+    Execution::find(conn, job_id, thing, execution_number)?
+        .map(|execution| execution.job_execution(here))
         .ok_or_else(|| execution_not_found(job_id, thing))
 }
 
