@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, Shape};
 use crate::extract::{bool_from_string, Body, Query};
+use crate::response::{ok, Empty, One};
 
 type Plane = Arc<dyn JobsDataPlane>;
 
@@ -119,9 +120,7 @@ fn execution_number(number: Option<i64>) -> Result<Option<i64>, DeviceError> {
 /// GetPendingJobExecutions: `GET /things/{thingName}/jobs`.
 async fn get_pending(State(plane): State<Plane>, Path(thing): Path<String>) -> DeviceResult {
     let thing = thing_name(thing)?;
-    Ok(crate::response::ok(
-        plane.get_pending_job_executions(&thing).await?,
-    ))
+    Ok(ok(plane.get_pending_job_executions(&thing).await?))
 }
 
 #[derive(Deserialize)]
@@ -159,9 +158,7 @@ async fn describe(
             query.include_job_document.unwrap_or(true),
         )
         .await?;
-    Ok(crate::response::ok(
-        serde_json::json!({ "execution": execution }),
-    ))
+    Ok(ok(One::DeviceExecution(&execution)))
 }
 
 /// StartNextPendingJobExecution: `PUT /things/{thingName}/jobs/$next`.
@@ -181,10 +178,10 @@ async fn start_next(
     let Body(mut body) = body?;
     body.step_timeout_in_minutes = step_timeout(body.step_timeout_in_minutes)?;
     let started = plane.start_next_pending_job_execution(&thing, body).await?;
-    Ok(crate::response::ok(match started {
-        Some(execution) => serde_json::json!({ "execution": execution }),
-        None => serde_json::json!({}),
-    }))
+    Ok(match started {
+        Some(execution) => ok(One::DeviceExecution(&execution)),
+        None => ok(Empty {}),
+    })
 }
 
 /// UpdateJobExecution: `POST /things/{thingName}/jobs/{jobId}`.
@@ -213,7 +210,5 @@ async fn update(
         include_job_execution_state: body.include_job_execution_state,
         include_job_document: body.include_job_document,
     };
-    Ok(crate::response::ok(
-        plane.update_device_execution(update).await?,
-    ))
+    Ok(ok(plane.update_device_execution(update).await?))
 }

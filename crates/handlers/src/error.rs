@@ -33,10 +33,17 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// The API's error body.
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
     code: &'a str,
+}
+
+/// The AWS jobs data plane's error body (its type goes in a header).
+#[derive(Serialize)]
+struct DataPlaneErrorBody<'a> {
+    message: &'a str,
 }
 
 /// The two ways a failure is told: the API's (`{"error", "code"}`, `openapi.yaml`'s error
@@ -155,7 +162,7 @@ impl ApiError {
             Shape::DataPlane => {
                 let mut response = crate::response::json_response(
                     status,
-                    &serde_json::json!({ "message": message }),
+                    &DataPlaneErrorBody { message: &message },
                 );
                 response
                     .headers_mut()

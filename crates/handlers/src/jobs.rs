@@ -10,11 +10,10 @@ use models::job::{
 };
 use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::HandlerResult;
 use crate::extract::{self, job_id, thing_name, Body, NoBody, NoParams, Query};
-use crate::response::{list_response, ok};
+use crate::response::{list_response, ok, Created, Done, JobNames, One};
 use crate::AppState;
 
 fn check_target_count(count: usize) -> Result<(), DomainError> {
@@ -52,9 +51,10 @@ pub async fn create_job(
             scheduling_config: body.scheduling_config,
         })
         .await?;
-    Ok(ok(
-        json!({"created": true, "jobId": created.job_id, "jobArn": created.job_arn}),
-    ))
+    Ok(ok(Created::new(JobNames {
+        job_id: created.job_id,
+        job_arn: created.job_arn,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -88,7 +88,7 @@ pub async fn describe_job(
     Path(id): Path<String>,
 ) -> HandlerResult {
     let job = backend.describe_job(&job_id(id)?).await?;
-    Ok(ok(json!({ "job": job })))
+    Ok(ok(One::Job(&job)))
 }
 
 pub async fn update_job(
@@ -105,7 +105,7 @@ pub async fn update_job(
         .into());
     }
     backend.update_job(&id, body).await?;
-    Ok(ok(json!({"updated": true})))
+    Ok(ok(Done::Updated))
 }
 
 /// `force` in the query string of a delete, which takes no body.
@@ -124,7 +124,7 @@ pub async fn delete_job(
 ) -> HandlerResult {
     let id = job_id(id)?;
     backend.delete_job(&id, q.force.unwrap_or(false)).await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
 
 pub async fn cancel_job(
@@ -142,7 +142,7 @@ pub async fn cancel_job(
             force: body.force.unwrap_or(false),
         })
         .await?;
-    Ok(ok(json!({"canceled": true})))
+    Ok(ok(Done::Canceled))
 }
 
 pub async fn associate_targets_with_job(
@@ -155,7 +155,7 @@ pub async fn associate_targets_with_job(
     backend
         .associate_targets_with_job(&id, body.targets, body.comment)
         .await?;
-    Ok(ok(json!({"associated": true})))
+    Ok(ok(Done::Associated))
 }
 
 pub async fn get_job_document(
@@ -163,7 +163,7 @@ pub async fn get_job_document(
     Path(id): Path<String>,
 ) -> HandlerResult {
     let document = backend.get_job_document(&job_id(id)?).await?;
-    Ok(ok(json!({ "document": document })))
+    Ok(ok(One::Document(&document)))
 }
 
 #[derive(Deserialize)]
@@ -215,7 +215,7 @@ pub async fn describe_job_execution(
     let execution = backend
         .describe_job_execution(&id, &name, q.execution_number)
         .await?;
-    Ok(ok(json!({ "execution": execution })))
+    Ok(ok(One::Execution(&execution)))
 }
 
 #[derive(Deserialize)]
@@ -247,7 +247,7 @@ pub async fn delete_job_execution(
     backend
         .delete_job_execution(&id, &name, number, q.force.unwrap_or(false))
         .await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
 
 pub async fn cancel_job_execution(
@@ -267,5 +267,5 @@ pub async fn cancel_job_execution(
             status_details,
         })
         .await?;
-    Ok(ok(json!({"canceled": true})))
+    Ok(ok(Done::Canceled))
 }

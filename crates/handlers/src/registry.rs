@@ -9,11 +9,12 @@ use models::registry::{
 };
 use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::HandlerResult;
 use crate::extract::{self, thing_group_name as group_name, thing_name, Body, ListQuery, Query};
-use crate::response::{list_response, ok};
+use crate::response::{
+    list_response, ok, Created, Done, NewVersion, One, ThingGroupNames, ThingNames,
+};
 use crate::AppState;
 
 pub async fn create_thing(
@@ -21,9 +22,7 @@ pub async fn create_thing(
     Body(body): Body<CreateThing>,
 ) -> HandlerResult {
     let created = backend.create_thing(body).await?;
-    Ok(ok(
-        json!({"created": true, "thingName": created.name, "thingId": created.id, "thingArn": created.arn}),
-    ))
+    Ok(ok(Created::new(ThingNames::from(created))))
 }
 
 #[derive(Deserialize)]
@@ -76,7 +75,7 @@ pub async fn describe_thing(
     Path(name): Path<String>,
 ) -> HandlerResult {
     let thing = backend.describe_thing(&thing_name(name)?).await?;
-    Ok(ok(json!({ "thing": thing })))
+    Ok(ok(One::Thing(&thing)))
 }
 
 pub async fn update_thing(
@@ -86,7 +85,7 @@ pub async fn update_thing(
 ) -> HandlerResult {
     let name = thing_name(name)?;
     backend.update_thing(&name, body).await?;
-    Ok(ok(json!({"updated": true})))
+    Ok(ok(Done::Updated))
 }
 
 #[derive(Deserialize)]
@@ -104,7 +103,7 @@ pub async fn delete_thing(
     backend
         .delete_thing(&thing_name(name)?, q.expected_version)
         .await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
 
 pub async fn list_thing_groups_for_thing(
@@ -153,12 +152,7 @@ pub async fn create_thing_group(
     Body(body): Body<CreateThingGroup>,
 ) -> HandlerResult {
     let created = backend.create_thing_group(body).await?;
-    Ok(ok(json!({
-        "created": true,
-        "thingGroupName": created.name,
-        "thingGroupId": created.id,
-        "thingGroupArn": created.arn,
-    })))
+    Ok(ok(Created::new(ThingGroupNames::from(created))))
 }
 
 #[derive(Deserialize)]
@@ -193,7 +187,7 @@ pub async fn describe_thing_group(
     Path(name): Path<String>,
 ) -> HandlerResult {
     let group = backend.describe_thing_group(&group_name(name)?).await?;
-    Ok(ok(json!({ "thingGroup": group })))
+    Ok(ok(One::ThingGroup(&group)))
 }
 
 pub async fn update_thing_group(
@@ -203,7 +197,7 @@ pub async fn update_thing_group(
 ) -> HandlerResult {
     let name = group_name(name)?;
     let version = backend.update_thing_group(&name, body).await?;
-    Ok(ok(json!({"updated": true, "version": version})))
+    Ok(ok(NewVersion::new(version)))
 }
 
 pub async fn delete_thing_group(
@@ -214,7 +208,7 @@ pub async fn delete_thing_group(
     backend
         .delete_thing_group(&group_name(name)?, q.expected_version)
         .await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
 
 pub async fn add_thing_to_thing_group(
@@ -224,7 +218,7 @@ pub async fn add_thing_to_thing_group(
     backend
         .add_thing_to_thing_group(&group_name(group)?, &thing_name(thing)?)
         .await?;
-    Ok(ok(json!({"added": true})))
+    Ok(ok(Done::Added))
 }
 
 pub async fn remove_thing_from_thing_group(
@@ -234,7 +228,7 @@ pub async fn remove_thing_from_thing_group(
     backend
         .remove_thing_from_thing_group(&group_name(group)?, &thing_name(thing)?)
         .await?;
-    Ok(ok(json!({"removed": true})))
+    Ok(ok(Done::Removed))
 }
 
 #[derive(Deserialize)]
@@ -270,12 +264,7 @@ pub async fn create_dynamic_thing_group(
     let created = backend
         .create_dynamic_thing_group(body.into_create()?)
         .await?;
-    Ok(ok(json!({
-        "created": true,
-        "thingGroupName": created.name,
-        "thingGroupId": created.id,
-        "thingGroupArn": created.arn,
-    })))
+    Ok(ok(Created::new(ThingGroupNames::from(created))))
 }
 
 pub async fn update_dynamic_thing_group(
@@ -287,7 +276,7 @@ pub async fn update_dynamic_thing_group(
     let version = backend
         .update_dynamic_thing_group(&name, body.into_update()?)
         .await?;
-    Ok(ok(json!({"updated": true, "version": version})))
+    Ok(ok(NewVersion::new(version)))
 }
 
 pub async fn delete_dynamic_thing_group(
@@ -298,5 +287,5 @@ pub async fn delete_dynamic_thing_group(
     backend
         .delete_dynamic_thing_group(&group_name(name)?, q.expected_version)
         .await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }

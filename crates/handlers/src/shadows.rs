@@ -4,16 +4,15 @@
 use axum::extract::{Path, State};
 use models::ids::{ShadowName, ThingName};
 use models::shadow::ShadowUpdate;
-use serde_json::json;
 
 use crate::error::HandlerResult;
 use crate::extract::{shadow_name, thing_name, Body, ListQuery, Query};
-use crate::response::{list_response, ok};
+use crate::response::{list_response, ok, Done, NewVersion, One};
 use crate::AppState;
 
 async fn get(backend: AppState, thing: ThingName, shadow: Option<ShadowName>) -> HandlerResult {
     let document = backend.get_shadow(&thing, shadow.as_ref()).await?;
-    Ok(ok(json!({ "thingShadow": document })))
+    Ok(ok(One::ThingShadow(&document)))
 }
 
 async fn update(
@@ -23,12 +22,12 @@ async fn update(
     body: ShadowUpdate,
 ) -> HandlerResult {
     let version = backend.update_shadow(&thing, shadow.as_ref(), body).await?;
-    Ok(ok(json!({"updated": true, "version": version})))
+    Ok(ok(NewVersion::new(version)))
 }
 
 async fn delete(backend: AppState, thing: ThingName, shadow: Option<ShadowName>) -> HandlerResult {
     backend.delete_shadow(&thing, shadow.as_ref()).await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
 
 pub async fn get_classic_shadow(

@@ -4,11 +4,10 @@ use axum::extract::{Path, State};
 use models::ids::JobTemplateId;
 use models::job::{CreateJobTemplate, NewJobTemplate};
 use models::DomainError;
-use serde_json::json;
 
 use crate::error::HandlerResult;
 use crate::extract::{job_template_id as template_id, Body, ListQuery, Query};
-use crate::response::{list_response, ok};
+use crate::response::{list_response, ok, Created, Done, JobTemplateNames, One};
 use crate::AppState;
 
 pub async fn create_job_template(
@@ -33,10 +32,9 @@ pub async fn create_job_template(
             job_executions_retry_config: body.job_executions_retry_config,
         })
         .await?;
-    Ok(ok(json!({
-        "created": true,
-        "jobTemplateId": created.job_template_id,
-        "jobTemplateArn": created.job_template_arn,
+    Ok(ok(Created::new(JobTemplateNames {
+        job_template_id: created.job_template_id,
+        job_template_arn: created.job_template_arn,
     })))
 }
 
@@ -53,7 +51,7 @@ pub async fn describe_job_template(
     Path(id): Path<String>,
 ) -> HandlerResult {
     let template = backend.describe_job_template(&template_id(id)?).await?;
-    Ok(ok(json!({ "jobTemplate": template })))
+    Ok(ok(One::JobTemplate(&template)))
 }
 
 pub async fn delete_job_template(
@@ -61,5 +59,5 @@ pub async fn delete_job_template(
     Path(id): Path<String>,
 ) -> HandlerResult {
     backend.delete_job_template(&template_id(id)?).await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }

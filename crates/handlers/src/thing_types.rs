@@ -5,11 +5,10 @@ use models::ids::ThingTypeName;
 use models::registry::CreateThingType;
 use models::{MaxResults, NextToken};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::HandlerResult;
 use crate::extract::{self, thing_type_name, Body, Query};
-use crate::response::{list_response, ok};
+use crate::response::{list_response, ok, Created, Done, One, ThingTypeNames};
 use crate::AppState;
 
 pub async fn create_thing_type(
@@ -17,12 +16,7 @@ pub async fn create_thing_type(
     Body(body): Body<CreateThingType>,
 ) -> HandlerResult {
     let created = backend.create_thing_type(body).await?;
-    Ok(ok(json!({
-        "created": true,
-        "thingTypeName": created.name,
-        "thingTypeId": created.id,
-        "thingTypeArn": created.arn,
-    })))
+    Ok(ok(Created::new(ThingTypeNames::from(created))))
 }
 
 #[derive(Deserialize)]
@@ -52,7 +46,7 @@ pub async fn describe_thing_type(
     Path(name): Path<String>,
 ) -> HandlerResult {
     let thing_type = backend.describe_thing_type(&thing_type_name(name)?).await?;
-    Ok(ok(json!({ "thingType": thing_type })))
+    Ok(ok(One::ThingType(&thing_type)))
 }
 
 pub async fn deprecate_thing_type(
@@ -62,7 +56,7 @@ pub async fn deprecate_thing_type(
     backend
         .deprecate_thing_type(&thing_type_name(name)?, false)
         .await?;
-    Ok(ok(json!({"deprecated": true})))
+    Ok(ok(Done::Deprecated))
 }
 
 pub async fn undeprecate_thing_type(
@@ -72,7 +66,7 @@ pub async fn undeprecate_thing_type(
     backend
         .deprecate_thing_type(&thing_type_name(name)?, true)
         .await?;
-    Ok(ok(json!({"undeprecated": true})))
+    Ok(ok(Done::Undeprecated))
 }
 
 pub async fn delete_thing_type(
@@ -80,5 +74,5 @@ pub async fn delete_thing_type(
     Path(name): Path<String>,
 ) -> HandlerResult {
     backend.delete_thing_type(&thing_type_name(name)?).await?;
-    Ok(ok(json!({"deleted": true})))
+    Ok(ok(Done::Deleted))
 }
