@@ -5,8 +5,6 @@
 mod bench;
 mod deploy;
 mod device;
-#[path = "../../crates/lambda/tests/support/runtime_api.rs"]
-mod runtime_api;
 mod smoke;
 
 use std::process::ExitCode;

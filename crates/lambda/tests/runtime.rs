@@ -1,18 +1,15 @@
-//! The real `bootstrap` binary under an emulated Lambda Runtime API (`support/runtime_api.rs`),
+//! The real `bootstrap` binary under an emulated Lambda Runtime API (`test_support::runtime_api`),
 //! with the AWS backend against the moto server of `IOT_API_MOTO_URL`: events go in through
 //! `next`, API Gateway responses come out through `response`.
 
 #![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
 
 #[allow(dead_code)] // The timings it records are for `cargo xtask bench cold-start`.
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runtime_api::RuntimeApi;
 use serde_json::Value;
+use test_support::runtime_api::RuntimeApi;
 
 /// The fixture with its thing names (`lamp-1`, `lamp-2`) replaced by `thing`, which must not
 /// itself contain `lamp-` (the replacements run one after the other).

@@ -1,5 +1,5 @@
 //! `cargo xtask bench cold-start`: the Lambda bootstrap (built with the `release-lambda` profile) started
-//! afresh again and again under the Runtime API emulator of `crates/lambda/tests/support`, with the
+//! afresh again and again under the Runtime API emulator of `crates/test-support`, with the
 //! AWS backend against a local moto server. Every event is `GET /things/{thingName}`, so every
 //! answer includes a round trip to moto.
 //!
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 
-use crate::runtime_api::RuntimeApi;
+use test_support::runtime_api::RuntimeApi;
 use xtask::python::{Moto, DEV};
 use xtask::util::{cargo, project_root, run_checked, target_dir};
 

@@ -1,7 +1,7 @@
 //! The AWS backend's tests, in one binary.
 //!
-//! - The HTTP contract suite written for the emulator (`crates/handlers/tests/api`), run unchanged
-//!   on the AWS backend against a moto server. `cargo xtask test` starts moto and sets
+//! - The HTTP contract suite written for the emulator (`crates/handlers/tests/api/suite`), run
+//!   unchanged on the AWS backend against a moto server, included here as one module. `cargo xtask test` starts moto and sets
 //!   `IOT_API_MOTO_URL`. moto plays AWS IoT's things, groups and templates well, but not its jobs;
 //!   each suite case moto cannot play is marked in the suite with
 //!   `#[cfg_attr(contract_on_moto, ignore = "moto: ...")]`, saying why.
@@ -18,19 +18,5 @@ mod helpers;
 mod mocked;
 mod on_moto;
 
-#[path = "../../../handlers/tests/api/bad_input.rs"]
-mod bad_input;
-#[path = "../../../handlers/tests/api/executions.rs"]
-mod executions;
-#[path = "../../../handlers/tests/api/groups.rs"]
-mod groups;
-#[path = "../../../handlers/tests/api/jobs.rs"]
-mod jobs;
-#[path = "../../../handlers/tests/api/registry.rs"]
-mod registry;
-#[path = "../../../handlers/tests/api/scenarios.rs"]
-mod scenarios;
-#[path = "../../../handlers/tests/api/templates.rs"]
-mod templates;
-#[path = "../../../handlers/tests/api/thing_types.rs"]
-mod thing_types;
+#[path = "../../../handlers/tests/api/suite/mod.rs"]
+mod suite;

@@ -5,13 +5,5 @@
 
 mod backend;
 mod helpers;
-
-mod bad_input;
-mod executions;
-mod groups;
-mod jobs;
-mod registry;
-mod scenarios;
 mod spec;
-mod templates;
-mod thing_types;
+mod suite;

@@ -203,7 +203,7 @@ const MOTO_GAPS: &[(&str, &[&str])] = &[
 
 /// The reasons the shared suite gives for ignoring cases on moto.
 fn ignore_reasons_in_the_suite() -> BTreeSet<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../handlers/tests/api");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../handlers/tests/api/suite");
     let mut reasons = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();

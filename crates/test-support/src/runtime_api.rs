@@ -1,8 +1,8 @@
 //! A Lambda Runtime API emulator: the endpoints a function's runtime calls
 //! (`/2018-06-01/runtime/invocation/next`, `.../{id}/response`, `.../{id}/error` and
 //! `/2018-06-01/runtime/init/error`). It hands out queued events and records each answer with the
-//! time it arrived. Shared by `crates/lambda/tests/runtime.rs` and `cargo xtask bench cold-start`
-//! (which includes this file), so both run the bootstrap the same way.
+//! time it arrived. Shared by `crates/lambda/tests/runtime.rs` and `cargo xtask bench cold-start`,
+//! so both run the bootstrap the same way.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
