@@ -7,11 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context};
-
-use crate::contract;
-
 use xtask::python::{Moto, Venv, CHECKOV, DEV};
 use xtask::util::{cargo, project_root, run_checked, target_dir};
+
+use crate::contract;
 
 #[derive(clap::Args)]
 pub struct Args {
