@@ -3,7 +3,10 @@
 use std::path::Path;
 
 fn main() {
-    let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi.yaml");
+    // The directory cargo runs this script for, read when it runs: a script binary built from
+    // another checkout that shares the target directory must not read that checkout's contract.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let spec_path = Path::new(&manifest_dir).join("../../openapi.yaml");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     let text = std::fs::read_to_string(&spec_path).expect("reading openapi.yaml");
     // Through serde_yaml's own value first, which refuses a duplicate key.

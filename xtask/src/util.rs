@@ -6,9 +6,14 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-/// The repository root: the parent of this crate.
+/// The repository root: the parent of this crate. `cargo run` says where the crate is when it
+/// starts the binary; the path compiled in (which a build shared between two checkouts through
+/// one target directory may have taken from the other) is only the fallback.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

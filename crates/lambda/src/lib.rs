@@ -40,3 +40,34 @@ pub fn app(backend: Arc<dyn Backend>, cors_origins: &[String]) -> Result<axum::R
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
     ))
 }
+
+/// The error type Lambda shows for a function that could not start.
+pub const INIT_ERROR_TYPE: &str = "Runtime.ConfigurationError";
+
+/// Tells the Runtime API that the function cannot start, and why, as the runtime protocol
+/// expects of a failed initialization: Lambda then shows `message`, not an exit without a
+/// reason. Outside Lambda (no `AWS_LAMBDA_RUNTIME_API`) there is nobody to tell.
+pub async fn report_init_error(message: &str) -> Result<(), lambda_http::Error> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Ok(());
+    }
+    let body = serde_json::json!({ "errorMessage": message, "errorType": INIT_ERROR_TYPE });
+    let request = lambda_runtime_api_client::build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
+        .header("content-type", "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(
+            body.to_string(),
+        ))?;
+    let client = lambda_runtime_api_client::PooledClient::builder().build();
+    let response = client.call(request).await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the Runtime API answered {} to the init error",
+            response.status()
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -23,7 +23,22 @@ fn main() -> Result<(), lambda_http::Error> {
 }
 
 async fn serve() -> Result<(), lambda_http::Error> {
-    let backend = aws_backend::AwsIot::from_env().await?;
-    let app = lambda::app(Arc::new(backend), &lambda::cors_origins_from_env())?;
+    let app = match start().await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "the function cannot start");
+            lambda::report_init_error(&error.to_string()).await?;
+            return Err(error);
+        }
+    };
     lambda_http::run(app).await
+}
+
+/// The backend from the environment and the API over it.
+async fn start() -> Result<axum::Router, lambda_http::Error> {
+    let backend = aws_backend::AwsIot::from_env().await?;
+    Ok(lambda::app(
+        Arc::new(backend),
+        &lambda::cors_origins_from_env(),
+    )?)
 }

@@ -99,3 +99,40 @@ async fn the_bootstrap_answers_api_gateway_events_through_the_runtime_api() {
         "log lines carry the request id:\n{logs}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_cannot_start_tells_the_runtime_api_why() {
+    let runtime = RuntimeApi::start().await.unwrap();
+    // No AWS_ACCOUNT_ID: the backend cannot name its resources' ARNs.
+    let output = tokio::task::spawn_blocking({
+        let api = runtime.addr.to_string();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("AWS_LAMBDA_RUNTIME_API", api)
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "moto")
+                .env("AWS_SECRET_ACCESS_KEY", "moto")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "it started anyway:\n{logs}");
+    let errors = runtime.init_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}\nlogs:\n{logs}");
+    let error: Value = serde_json::from_str(&errors[0]).unwrap();
+    assert_eq!(error["errorType"], lambda::INIT_ERROR_TYPE, "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("AWS_ACCOUNT_ID"),
+        "{error}"
+    );
+    assert!(runtime.answers().is_empty());
+}
