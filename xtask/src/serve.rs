@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "building the local server (crates/server, the emulator, the handlers; on a fresh clone \
-         about 2 minutes on 2 cores, then seconds)"
+         2 to 3 minutes on 2 cores, then seconds)"
     );
     let mut command = cargo();
     command.args(["run", "--package", "server", "--bin", "iot-api-local"]);
