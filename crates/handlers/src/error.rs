@@ -138,11 +138,6 @@ impl ApiError {
         }
     }
 
-    /// The status and `code` of the API's answer.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        self.answers()[0]
-    }
-
     /// The answer in `shape`. An internal error's cause is logged here, never sent; a throttled
     /// request is told when to retry.
     pub fn render(self, shape: Shape) -> Response {
