@@ -51,6 +51,41 @@ where
     }
 }
 
+/// Maps a failed DynamoDB or S3 call of the firmware catalog. The catalog asks these services
+/// only about its own table and bucket, whose items it checks with conditions, so what they
+/// refuse otherwise (a missing table or bucket, a malformed request) is a fault of this service;
+/// throttling and outages keep their meaning.
+pub fn map_storage_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> DomainError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err
+        .as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_owned);
+    match (code.as_deref(), map_sdk_error(operation, err)) {
+        (
+            Some("ProvisionedThroughputExceededException" | "RequestLimitExceeded" | "SlowDown"),
+            _,
+        ) => DomainError::Throttled {
+            message: "the catalog's storage is throttling requests; retry after a pause".into(),
+            retry_after_seconds: RETRY_AFTER_SECONDS,
+        },
+        (Some("TransactionConflictException"), _) => DomainError::Unavailable(
+            "another request changed the same catalog items; retry the request".into(),
+        ),
+        (
+            _,
+            kept @ (DomainError::Throttled { .. }
+            | DomainError::Unavailable(_)
+            | DomainError::Internal(_)),
+        ) => kept,
+        (code, other) => DomainError::Internal(format!(
+            "{operation}: the catalog's storage refused a request ({code:?}): {other}"
+        )),
+    }
+}
+
 /// The domain error for an AWS error code and message.
 pub fn from_code(operation: &'static str, code: &str, message: String) -> DomainError {
     match code {

@@ -5,6 +5,7 @@
 //! SDK's standard retries and an operation timeout. `AWS_ENDPOINT_URL` and
 //! `AWS_ENDPOINT_URL_IOT` point it at any IoT-compatible endpoint.
 
+mod catalog;
 mod convert;
 pub mod error;
 mod registry;
@@ -15,13 +16,17 @@ use async_trait::async_trait;
 use convert::{required, required_timestamp, timestamp};
 use error::map_sdk_error;
 use models::fields::Text;
+use models::files::{
+    Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, Download, File,
+    FileFilter, FileId, FileUpdate, FileVersion, NewFile, Transition, Upload,
+};
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingName};
 use models::job::{
     CancelJob, CancelJobExecution, ExecutionStatus, ExecutionStatusDetails, ExecutionSummaryForJob,
     ExecutionSummaryForThing, Job, JobCreated, JobExecution, JobFilter, JobSummary, JobTemplate,
     JobTemplateCreated, JobTemplateSummary, NewJob, NewJobTemplate, UpdateJob,
 };
-use models::{Backend, DomainError, NextToken, Page, PageRequest, Result};
+use models::{Backend, Catalog, DomainError, NextToken, Page, PageRequest, Result};
 use tokio::sync::OnceCell;
 
 /// How long one operation may take, retries included; shorter than API Gateway's 29 s limit.
@@ -37,8 +42,14 @@ pub fn http_client() -> aws_sdk_iot::config::SharedHttpClient {
         .build_https()
 }
 
+pub use catalog::FileStorage;
+
 pub struct AwsIot {
     iot: aws_sdk_iot::Client,
+    /// Where the firmware catalog lives, when this backend serves it.
+    files: Option<FileStorage>,
+    /// The catalog's DynamoDB and S3 clients, built on the first catalog call.
+    catalog: OnceCell<catalog::Catalog>,
     /// What the shadow data plane client is built from, when it is not given.
     config: Option<aws_config::SdkConfig>,
     /// The device shadow data plane, found once per process (`data_plane`).
@@ -64,13 +75,62 @@ impl AwsIot {
             .map(ToString::to_string)
             .ok_or(ConfigError::NoRegion)?;
         let account = std::env::var("AWS_ACCOUNT_ID").map_err(|_| ConfigError::NoAccount)?;
-        Ok(Self::new(config, Location { region, account }))
+        let backend = Self::new(config, Location { region, account });
+        Ok(match FileStorage::from_env() {
+            Some(files) => backend.with_files(files),
+            None => backend,
+        })
+    }
+
+    /// This backend with the firmware catalog in `files`' table and bucket.
+    pub fn with_files(mut self, files: FileStorage) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// This backend with the firmware catalog on clients built elsewhere (tests give mocked ones).
+    pub fn with_catalog_clients(
+        mut self,
+        files: FileStorage,
+        dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
+    ) -> Self {
+        let region = self.location.region.clone();
+        self.catalog = OnceCell::new_with(Some(catalog::Catalog::from_clients(
+            files.clone(),
+            dynamodb,
+            s3,
+            region,
+        )));
+        self.files = Some(files);
+        self
+    }
+
+    async fn catalog(&self) -> Result<&catalog::Catalog> {
+        self.catalog
+            .get_or_try_init(|| async {
+                let storage = self.files.clone().ok_or_else(|| {
+                    DomainError::Internal(format!(
+                        "the firmware catalog is not configured: set {}, {} and {}",
+                        catalog::TABLE_VARIABLE,
+                        catalog::BUCKET_VARIABLE,
+                        catalog::PRESIGN_ROLE_VARIABLE
+                    ))
+                })?;
+                let config = self.config.as_ref().ok_or_else(|| {
+                    DomainError::Internal("no configuration to reach DynamoDB and S3".into())
+                })?;
+                Ok(catalog::Catalog::new(config, storage))
+            })
+            .await
     }
 
     /// A backend over an already loaded configuration.
     pub fn new(config: aws_config::SdkConfig, location: Location) -> Self {
         AwsIot {
             iot: aws_sdk_iot::Client::new(&config),
+            files: None,
+            catalog: OnceCell::new(),
             config: Some(config),
             shadows: OnceCell::new(),
             location,
@@ -85,6 +145,8 @@ impl AwsIot {
     ) -> Self {
         AwsIot {
             iot,
+            files: None,
+            catalog: OnceCell::new(),
             config: None,
             shadows: OnceCell::new_with(Some(shadows)),
             location,
@@ -100,6 +162,8 @@ impl AwsIot {
     ) -> Self {
         AwsIot {
             iot,
+            files: None,
+            catalog: OnceCell::new(),
             config: Some(config),
             shadows: OnceCell::new(),
             location,
@@ -249,7 +313,24 @@ impl Backend for AwsIot {
         &self.location
     }
 
-    async fn create_job(&self, job: NewJob) -> Result<JobCreated> {
+    async fn create_job(&self, mut job: NewJob) -> Result<JobCreated> {
+        if !job.files.is_empty() {
+            let catalog = self.catalog().await?;
+            catalog.deliver(&job.job_id, &job.files).await?;
+            // AWS IoT presigns the files' placeholders with the stack's role, which reads the
+            // bucket only.
+            let role = Some(catalog.storage.presign_role_arn.clone());
+            match &mut job.presigned_url_config {
+                Some(config) if config.role_arn.is_none() => config.role_arn = role,
+                Some(_) => {}
+                None => {
+                    job.presigned_url_config = Some(models::fields::PresignedUrlConfig {
+                        role_arn: role,
+                        expires_in_sec: models::files::DEFAULT_URL_EXPIRY_SECONDS,
+                    })
+                }
+            }
+        }
         let targets: Vec<String> = job.targets.iter().map(|t| self.target_arn(t)).collect();
         let rollout = job
             .job_executions_rollout_config
@@ -792,5 +873,86 @@ impl Backend for AwsIot {
             items,
             next_token: next(output.next_token()),
         })
+    }
+}
+
+#[async_trait]
+impl Catalog for AwsIot {
+    async fn create_category(&self, category: CreateCategory) -> Result<Category> {
+        self.catalog().await?.create_category(category).await
+    }
+
+    async fn describe_category(&self, id: &CategoryId) -> Result<CategoryDetail> {
+        self.catalog().await?.describe_category(id).await
+    }
+
+    async fn list_categories(
+        &self,
+        parent: Option<CategoryId>,
+        page: PageRequest,
+    ) -> Result<Page<Category>> {
+        self.catalog().await?.list_categories(parent, page).await
+    }
+
+    async fn update_category(&self, id: &CategoryId, description: Description) -> Result<()> {
+        self.catalog().await?.update_category(id, description).await
+    }
+
+    async fn delete_category(&self, id: &CategoryId) -> Result<()> {
+        self.catalog().await?.delete_category(id).await
+    }
+
+    async fn create_files(&self, files: Vec<NewFile>) -> Result<Vec<File>> {
+        self.catalog().await?.create_files(files).await
+    }
+
+    async fn describe_file(&self, id: &FileId) -> Result<File> {
+        self.catalog().await?.describe_file(id).await
+    }
+
+    async fn list_files(&self, filter: FileFilter, page: PageRequest) -> Result<Page<File>> {
+        self.catalog().await?.list_files(filter, page).await
+    }
+
+    async fn find_file(&self, checksum: &Checksum, version: &FileVersion) -> Result<File> {
+        self.catalog().await?.find_file(checksum, version).await
+    }
+
+    async fn update_files(&self, updates: Vec<FileUpdate>) -> Result<()> {
+        self.catalog().await?.update_files(updates).await
+    }
+
+    async fn delete_files(&self, ids: Vec<FileId>) -> Result<()> {
+        // A job that no longer exists, or has ended, no longer holds its files.
+        let job_running = |job_id: JobId| async move {
+            match self.describe_job(&job_id).await {
+                Ok(job) => Ok(!matches!(
+                    job.status,
+                    models::job::JobStatus::Completed | models::job::JobStatus::Canceled
+                )),
+                Err(DomainError::NotFound(_)) => Ok(false),
+                Err(other) => Err(other),
+            }
+        };
+        self.catalog().await?.delete_files(ids, job_running).await
+    }
+
+    async fn transition_file(&self, id: &FileId, step: Transition) -> Result<File> {
+        self.catalog().await?.transition(id, step).await
+    }
+
+    async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload> {
+        self.catalog().await?.start_upload(id, size).await
+    }
+
+    async fn complete_upload(&self, id: &FileId) -> Result<File> {
+        self.catalog().await?.complete_upload(id).await
+    }
+
+    async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download> {
+        self.catalog()
+            .await?
+            .download_file(id, expires_in_sec)
+            .await
     }
 }

@@ -167,6 +167,41 @@ CREATE TABLE IF NOT EXISTS manual_clock (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     now  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS categories (
+    seq          INTEGER PRIMARY KEY,
+    category_id  TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL,
+    parent_id    TEXT,
+    description  TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS categories_by_parent ON categories (parent_id, seq);
+CREATE TABLE IF NOT EXISTS files (
+    seq            INTEGER PRIMARY KEY,
+    file_id        TEXT NOT NULL UNIQUE,
+    category_id    TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    locale         TEXT NOT NULL,
+    checksum       TEXT NOT NULL,
+    checksum_type  TEXT NOT NULL,
+    summary        TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    verified       INTEGER NOT NULL,
+    size           INTEGER,
+    location       TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    UNIQUE (checksum, version)
+);
+CREATE INDEX IF NOT EXISTS files_by_category ON files (category_id, seq);
+CREATE TABLE IF NOT EXISTS job_files (
+    job_id   TEXT NOT NULL,
+    file_id  TEXT NOT NULL,
+    PRIMARY KEY (file_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_files_by_job ON job_files (job_id);
 CREATE TABLE IF NOT EXISTS job_templates (
     seq                   INTEGER PRIMARY KEY,
     template_id           TEXT NOT NULL UNIQUE,
@@ -183,10 +218,10 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // 2: the timers of IN_PROGRESS executions.
     "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
      ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
@@ -208,6 +243,8 @@ const MIGRATIONS: [&str; 4] = [
     "ALTER TABLE things ADD COLUMN thing_type TEXT;
      ALTER TABLE thing_groups ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
      ALTER TABLE thing_groups ADD COLUMN query TEXT;",
+    // 6: the firmware catalog, all new tables, which SCHEMA creates.
+    "",
 ];
 
 /// Why the store could not be opened.
@@ -215,6 +252,8 @@ const MIGRATIONS: [&str; 4] = [
 pub enum OpenError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("opening the directory of files' bytes beside the database: {0}")]
+    Objects(std::io::Error),
     #[error("the database has schema version {found}, newer than this emulator's {SCHEMA_VERSION}; use another --db file or a newer emulator")]
     SchemaVersion { found: i64 },
 }

@@ -4,11 +4,13 @@
 //! jobs, groups), so the API behaves locally as it does on AWS. Rules the AWS documentation does
 //! not settle are marked **[inferred]** where they are made.
 
+mod catalog;
 mod clock;
 mod db;
 mod device;
 mod index;
 mod jobs;
+pub mod objects;
 mod paging;
 mod registry;
 mod rows;
@@ -24,6 +26,11 @@ use models::device::{
     UpdateReply,
 };
 use models::fields::Text;
+use models::files::{
+    sha256_header_value, Category, CategoryDetail, CategoryId, Checksum, CreateCategory,
+    Description, Download, File, FileFilter, FileId, FileState, FileUpdate, FileVersion, NewFile,
+    PresignedRequest, Transition, Upload, SHA256_HEADER,
+};
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::ids::{ShadowName, ThingTypeName};
 use models::job::{
@@ -38,7 +45,7 @@ use models::registry::{
     UpdateDynamicThingGroup, UpdateThing, UpdateThingGroup,
 };
 use models::shadow::{ShadowDocument, ShadowUpdate};
-use models::{Backend, Page, PageRequest, Registry, Result};
+use models::{Backend, Catalog, DomainError, Page, PageRequest, Registry, Result};
 
 pub use clock::Clock;
 pub use db::{OpenError, Storage};
@@ -55,6 +62,8 @@ pub fn default_location() -> Location {
 pub struct Emulator {
     location: Location,
     db: Arc<db::Db>,
+    /// Where files' bytes are kept: the local stand-in for the S3 bucket.
+    objects: Arc<objects::Objects>,
     clock: Clock,
     /// How long a deprecated thing type must wait before it may be deleted.
     thing_type_delete_wait: std::time::Duration,
@@ -63,9 +72,15 @@ pub struct Emulator {
 impl Emulator {
     /// Opens (creating when missing) the store and its schema.
     pub fn open(storage: &Storage, location: Location) -> std::result::Result<Self, OpenError> {
+        let objects = match storage {
+            Storage::Memory => objects::Objects::temporary(),
+            Storage::File(path) => objects::Objects::beside(path),
+        }
+        .map_err(OpenError::Objects)?;
         Ok(Emulator {
             location,
             db: db::Db::open(storage)?,
+            objects: Arc::new(objects),
             clock: Clock::System,
             thing_type_delete_wait: thing_types::DEFAULT_DELETE_WAIT,
         })
@@ -113,6 +128,11 @@ impl Emulator {
         &self.clock
     }
 
+    /// The store of files' bytes, which the local server serves at [`objects::ROUTE_PREFIX`].
+    pub fn objects(&self) -> &objects::Objects {
+        &self.objects
+    }
+
     /// Applies every change that time has made due by now (timeouts, in the order they fell
     /// due), each with its effects in one transaction; returns how many. The server calls it
     /// every second; a test calls it after advancing a manual clock.
@@ -137,6 +157,43 @@ impl Emulator {
     ) -> Result<T> {
         let location = self.location.clone();
         self.db.read(move |conn| work(&location, conn)).await
+    }
+}
+
+impl Emulator {
+    /// A device's execution with its job document's file placeholders presigned.
+    async fn presigned_for_device(
+        &self,
+        mut execution: DeviceExecution,
+    ) -> Result<DeviceExecution> {
+        if let Some(document) = execution.job_document.take() {
+            execution.job_document =
+                Some(self.presign_document(&execution.job_id, document).await?);
+        }
+        Ok(execution)
+    }
+
+    /// A job document as a device receives it: as AWS IoT does for a job with a presigned URL
+    /// configuration, each placeholder naming one of this store's objects becomes a URL that
+    /// allows a GET until the configuration's `expiresInSec` from now.
+    async fn presign_document(&self, job_id: &JobId, document: String) -> Result<String> {
+        if !document.contains(models::files::PLACEHOLDER_PREFIX) {
+            return Ok(document);
+        }
+        let id = job_id.clone();
+        let config = self
+            .read(move |_, conn| jobs::presigned_url_config(conn, &id))
+            .await?;
+        let Some(config) = config else {
+            return Ok(document);
+        };
+        let expires_at = self.clock.now() + time::Duration::seconds(config.expires_in_sec);
+        Ok(models::files::replace_placeholders(&document, |url| {
+            objects::Objects::key_of(url).map(|key| {
+                self.objects
+                    .presign(objects::Access::Get, key, None, expires_at)
+            })
+        }))
     }
 }
 
@@ -515,6 +572,184 @@ impl Registry for Emulator {
 }
 
 #[async_trait]
+impl Catalog for Emulator {
+    async fn create_category(&self, category: CreateCategory) -> Result<Category> {
+        self.write(move |_, tx, now| catalog::create_category(tx, category, now))
+            .await
+    }
+
+    async fn describe_category(&self, id: &CategoryId) -> Result<CategoryDetail> {
+        let id = id.clone();
+        self.read(move |_, conn| catalog::describe_category(conn, &id))
+            .await
+    }
+
+    async fn list_categories(
+        &self,
+        parent: Option<CategoryId>,
+        page: PageRequest,
+    ) -> Result<Page<Category>> {
+        self.read(move |_, conn| catalog::list_categories(conn, parent, page))
+            .await
+    }
+
+    async fn update_category(&self, id: &CategoryId, description: Description) -> Result<()> {
+        let id = id.clone();
+        self.write(move |_, tx, now| catalog::update_category(tx, &id, description, now))
+            .await
+    }
+
+    async fn delete_category(&self, id: &CategoryId) -> Result<()> {
+        let id = id.clone();
+        self.write(move |_, tx, _| catalog::delete_category(tx, &id))
+            .await
+    }
+
+    async fn create_files(&self, files: Vec<NewFile>) -> Result<Vec<File>> {
+        let objects = self.objects.clone();
+        self.write(move |_, tx, now| catalog::create_files(tx, &objects, files, now))
+            .await
+    }
+
+    async fn describe_file(&self, id: &FileId) -> Result<File> {
+        let (id, objects) = (id.clone(), self.objects.clone());
+        self.read(move |_, conn| catalog::describe_file(conn, &objects, &id))
+            .await
+    }
+
+    async fn list_files(&self, filter: FileFilter, page: PageRequest) -> Result<Page<File>> {
+        let objects = self.objects.clone();
+        self.read(move |_, conn| catalog::list_files(conn, &objects, filter, page))
+            .await
+    }
+
+    async fn find_file(&self, checksum: &Checksum, version: &FileVersion) -> Result<File> {
+        let (checksum, version) = (checksum.clone(), version.clone());
+        let objects = self.objects.clone();
+        self.read(move |_, conn| catalog::find_file(conn, &objects, &checksum, &version))
+            .await
+    }
+
+    async fn update_files(&self, updates: Vec<FileUpdate>) -> Result<()> {
+        self.write(move |_, tx, now| catalog::update_files(tx, updates, now))
+            .await
+    }
+
+    async fn delete_files(&self, ids: Vec<FileId>) -> Result<()> {
+        let deleted = ids.clone();
+        self.write(move |_, tx, _| catalog::delete_files(tx, &ids))
+            .await?;
+        // The rows are gone; bytes left behind by a failure here are unreachable, never wrong.
+        for id in deleted {
+            if let Err(error) = self.objects.delete(&catalog::object_key(&id)).await {
+                tracing::warn!(%id, %error, "removing a deleted file's bytes failed");
+            }
+        }
+        Ok(())
+    }
+
+    async fn transition_file(&self, id: &FileId, step: Transition) -> Result<File> {
+        let (id, objects) = (id.clone(), self.objects.clone());
+        self.write(move |_, tx, now| catalog::transition(tx, &objects, &id, step, now))
+            .await
+    }
+
+    async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload> {
+        let file = self.describe_file(id).await?;
+        if file.state != FileState::PendingUpload {
+            return Err(DomainError::InvalidStateTransition(format!(
+                "file {id} is {}: its bytes are uploaded once, while it is PENDING_UPLOAD",
+                file.state.as_str()
+            )));
+        }
+        let max = self.objects.max_size();
+        if size > max {
+            return Err(DomainError::LimitExceeded(format!(
+                "size: {size} bytes is more than this server accepts ({max} bytes; \
+                 iot-api-local --max-file-size)"
+            )));
+        }
+        let expires_at =
+            self.clock.now() + time::Duration::seconds(models::files::DEFAULT_URL_EXPIRY_SECONDS);
+        let url = self.objects.presign(
+            objects::Access::Put,
+            &catalog::object_key(id),
+            Some(file.checksum.as_str()),
+            expires_at,
+        );
+        Ok(Upload {
+            file_id: id.clone(),
+            size,
+            request: PresignedRequest {
+                method: "PUT".into(),
+                url,
+                headers: [(
+                    SHA256_HEADER.to_owned(),
+                    sha256_header_value(&file.checksum)?,
+                )]
+                .into(),
+                expires_at,
+            },
+        })
+    }
+
+    async fn complete_upload(&self, id: &FileId) -> Result<File> {
+        let stored = match self.objects.stat(&catalog::object_key(id)).await {
+            Ok(stored) => Some(stored),
+            Err(objects::ObjectError::NotFound(_)) => None,
+            Err(e) => return Err(DomainError::Internal(e.to_string())),
+        };
+        let (id, objects) = (id.clone(), self.objects.clone());
+        self.write(move |_, tx, now| {
+            let file = catalog::describe_file(tx, &objects, &id)?;
+            if file.state != FileState::PendingUpload {
+                return Err(DomainError::InvalidStateTransition(format!(
+                    "file {id} is {}: its upload was completed already",
+                    file.state.as_str()
+                ))
+                .into());
+            }
+            let Some(stored) = stored.filter(|s| s.sha256 == file.checksum.as_str()) else {
+                return Err(DomainError::Conflict(format!(
+                    "file {id} has no verified bytes yet: PUT them to the URL of \
+                     POST /files/by-id/{id}/upload (bytes whose sha256 is not the file's \
+                     checksum are refused) and complete again"
+                ))
+                .into());
+            };
+            catalog::set_state(tx, &id, FileState::Draft, Some(stored.size), now)?;
+            catalog::describe_file(tx, &objects, &id)
+        })
+        .await
+    }
+
+    async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download> {
+        let file = self.describe_file(id).await?;
+        if let Some(location) = file.location {
+            return Ok(Download {
+                url: location.into(),
+                expires_at: None,
+            });
+        }
+        if file.state == FileState::PendingUpload {
+            return Err(DomainError::InvalidStateTransition(format!(
+                "file {id} is PENDING_UPLOAD: it has no bytes to download yet"
+            )));
+        }
+        let expires_at = self.clock.now() + time::Duration::seconds(expires_in_sec);
+        Ok(Download {
+            url: self.objects.presign(
+                objects::Access::Get,
+                &catalog::object_key(id),
+                None,
+                expires_at,
+            ),
+            expires_at: Some(expires_at),
+        })
+    }
+}
+
+#[async_trait]
 impl JobsDataPlane for Emulator {
     async fn get_pending_job_executions(&self, thing: &ThingName) -> Result<PendingExecutions> {
         let thing = thing.clone();
@@ -528,8 +763,13 @@ impl JobsDataPlane for Emulator {
         body: StartNextBody,
     ) -> Result<Option<DeviceExecution>> {
         let thing = thing.clone();
-        self.write(move |_, tx, now| device::start_next(tx, &thing, body, now))
-            .await
+        let started = self
+            .write(move |_, tx, now| device::start_next(tx, &thing, body, now))
+            .await?;
+        match started {
+            Some(execution) => Ok(Some(self.presigned_for_device(execution).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn describe_device_execution(
@@ -541,21 +781,29 @@ impl JobsDataPlane for Emulator {
     ) -> Result<DeviceExecution> {
         let thing = thing.clone();
         let now = self.clock.millis();
-        self.read(move |_, conn| {
-            device::describe(
-                conn,
-                &thing,
-                job,
-                execution_number,
-                include_job_document,
-                now,
-            )
-        })
-        .await
+        let execution = self
+            .read(move |_, conn| {
+                device::describe(
+                    conn,
+                    &thing,
+                    job,
+                    execution_number,
+                    include_job_document,
+                    now,
+                )
+            })
+            .await?;
+        self.presigned_for_device(execution).await
     }
 
     async fn update_device_execution(&self, update: DeviceUpdate) -> Result<UpdateReply> {
-        self.write(move |_, tx, now| device::update(tx, update, now))
-            .await
+        let job_id = update.job_id.clone();
+        let mut reply = self
+            .write(move |_, tx, now| device::update(tx, update, now))
+            .await?;
+        if let Some(document) = reply.job_document.take() {
+            reply.job_document = Some(self.presign_document(&job_id, document).await?);
+        }
+        Ok(reply)
     }
 }

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts};
+use models::files::{CategoryId, FileId};
 use models::ids::{JobId, JobTemplateId, ShadowName, ThingGroupName, ThingName, ThingTypeName};
 use models::{DomainError, MaxResults, NextToken, PageRequest};
 use serde::de::DeserializeOwned;
@@ -223,8 +224,27 @@ pub fn execution_number<'de, D: serde::Deserializer<'de>>(
     Ok(Some(number))
 }
 
+/// `expiresInSec` of a download URL: whole seconds within AWS IoT's presigned URL bounds.
+pub fn expires_in_sec<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let bounds = models::files::URL_EXPIRY_SECONDS;
+    let text = String::deserialize(deserializer)?;
+    text.parse::<i64>()
+        .ok()
+        .filter(|v| bounds.contains(v))
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "must be an integer from {} to {} (seconds), got {text:?}",
+                bounds.start(),
+                bounds.end()
+            ))
+        })
+}
+
 /// Parses one path parameter with the identifier's own rule.
-fn path_param<T>(
+pub(crate) fn path_param<T>(
     field: &str,
     value: String,
     parse: fn(String) -> Result<T, String>,
@@ -256,11 +276,22 @@ pub fn shadow_name(value: String) -> Result<ShadowName, ApiError> {
     path_param("shadowName", value, ShadowName::parse)
 }
 
+pub fn category_id(value: String) -> Result<CategoryId, ApiError> {
+    path_param("categoryId", value, CategoryId::parse)
+}
+
+pub fn file_id(value: String) -> Result<FileId, ApiError> {
+    path_param("fileId", value, FileId::parse)
+}
+
 /// The API's request bodies, with the rules between their fields: none takes `null` but the thing
 /// type of a thing update (which removes it) and a shadow update's sections (which clear a
 /// section, or delete a key inside).
 mod request_bodies {
     use models::device::{StartNextBody, UpdateBody};
+    use models::files::{
+        CreateCategory, CreateFiles, DeleteFiles, StartUpload, UpdateCategory, UpdateFiles,
+    };
     use models::job::{
         AssociateTargets, CancelExecutionBody, CancelJobBody, CreateJob, CreateJobTemplate,
         UpdateJob,
@@ -280,6 +311,24 @@ mod request_bodies {
     impl RequestBody for AssociateTargets {}
     impl RequestBody for CancelExecutionBody {}
     impl RequestBody for CreateJobTemplate {}
+    impl RequestBody for CreateCategory {}
+    impl RequestBody for UpdateCategory {}
+    impl RequestBody for StartUpload {}
+    impl RequestBody for CreateFiles {
+        fn check(&self) -> Result<(), DomainError> {
+            CreateFiles::check(self)
+        }
+    }
+    impl RequestBody for UpdateFiles {
+        fn check(&self) -> Result<(), DomainError> {
+            UpdateFiles::check(self)
+        }
+    }
+    impl RequestBody for DeleteFiles {
+        fn check(&self) -> Result<(), DomainError> {
+            DeleteFiles::check(self)
+        }
+    }
     impl RequestBody for CreateThing {
         fn check(&self) -> Result<(), DomainError> {
             self.validate()

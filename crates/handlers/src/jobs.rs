@@ -1,7 +1,8 @@
 //! Handlers of the job and job execution operations.
 
 use axum::extract::{Path, State};
-use models::fields::StatusDetails;
+use models::fields::{JobDocument, StatusDetails};
+use models::files::{document_with_files, refuse_delivery, FileId, MAX_BATCH};
 use models::ids::{JobId, ThingGroupName};
 use models::job::{
     AssociateTargets, CancelExecutionBody, CancelJob, CancelJobBody, CancelJobExecution, CreateJob,
@@ -31,7 +32,10 @@ pub async fn create_job(
     Body(body): Body<CreateJob>,
 ) -> HandlerResult {
     check_target_count(body.targets.len())?;
-    let source = JobSource::new(body.document, body.job_template_id)?;
+    let mut source = JobSource::new(body.document, body.job_template_id)?;
+    if !body.files.is_empty() {
+        source = with_files(&backend, source, &body.files).await?;
+    }
     let job_id = match body.job_id {
         Some(id) => id,
         None => JobId::parse(uuid::Uuid::new_v4().to_string()).map_err(DomainError::Internal)?,
@@ -49,12 +53,60 @@ pub async fn create_job(
             abort_config: body.abort_config,
             job_executions_retry_config: body.job_executions_retry_config,
             scheduling_config: body.scheduling_config,
+            files: body.files,
         })
         .await?;
     Ok(ok(Created::new(JobNames {
         job_id: created.job_id,
         job_arn: created.job_arn,
     })))
+}
+
+/// The source of a job delivering `files`: its own document gains a `files` list (each file's
+/// id, version, checksum, size and URL placeholder) unless it has one; a template's document is
+/// used as it is. Every file must exist and be PUBLISHED or DEPRECATED.
+async fn with_files(
+    backend: &AppState,
+    source: JobSource,
+    files: &[FileId],
+) -> Result<JobSource, DomainError> {
+    if files.len() > MAX_BATCH {
+        return Err(DomainError::validation(
+            "files",
+            format!("must hold at most {MAX_BATCH} files, got {}", files.len()),
+        ));
+    }
+    let mut described = Vec::with_capacity(files.len());
+    for (i, id) in files.iter().enumerate() {
+        if files[..i].contains(id) {
+            return Err(DomainError::validation(
+                format!("files[{i}]"),
+                format!("repeats file {id}; a job names each file once"),
+            ));
+        }
+        let file = backend.describe_file(id).await.map_err(|e| match e {
+            DomainError::NotFound(_) => {
+                DomainError::NotFound(format!("files[{i}]: file {id} does not exist"))
+            }
+            other => other,
+        })?;
+        if let Some(refused) = refuse_delivery(&file) {
+            return Err(refused);
+        }
+        described.push(file);
+    }
+    let add = |document: &JobDocument| -> Result<JobDocument, DomainError> {
+        JobDocument::try_from(document_with_files(document.as_str(), &described)?).map_err(|rule| {
+            DomainError::validation("document", format!("with the files listed, {rule}"))
+        })
+    };
+    Ok(match source {
+        JobSource::Document(document) => JobSource::Document(add(&document)?),
+        JobSource::Template { id, document } => JobSource::Template {
+            id,
+            document: document.as_ref().map(add).transpose()?,
+        },
+    })
 }
 
 #[derive(Deserialize)]

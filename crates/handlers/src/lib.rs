@@ -7,6 +7,7 @@
 pub mod device;
 pub mod error;
 pub mod extract;
+mod files;
 mod jobs;
 mod registry;
 mod response;
@@ -35,8 +36,10 @@ pub struct Operation {
     pub method: Method,
     pub path: &'static str,
     /// What the function serving this operation must be allowed on AWS: `cargo xtask synth`
-    /// grants exactly these, and the AWS backend's tests check the handler calls nothing else.
-    /// Shadow operations also ask IoT once for the account's data endpoint (DescribeEndpoint).
+    /// grants exactly these, and the AWS backend's tests check the handler calls no other IoT
+    /// action. Shadow operations also ask IoT once for the account's data endpoint
+    /// (DescribeEndpoint). `dynamodb:Query:<Index>` is a query of that index of the catalog's
+    /// table; a transaction needs the actions of its items (PutItem, UpdateItem, DeleteItem).
     pub iam_actions: &'static [&'static str],
     route: fn(MethodFilter) -> MethodRouter<AppState>,
 }
@@ -65,7 +68,7 @@ macro_rules! operations {
 }
 
 operations! {
-    "createJob" POST "/jobs" => jobs::create_job, ["iot:CreateJob"];
+    "createJob" POST "/jobs" => jobs::create_job, ["iot:CreateJob", "dynamodb:UpdateItem", "dynamodb:GetItem", "iam:PassRole"];
     "listJobs" GET "/jobs" => jobs::list_jobs, ["iot:ListJobs"];
     "describeJob" GET "/jobs/{jobId}" => jobs::describe_job, ["iot:DescribeJob"];
     "updateJob" PUT "/jobs/{jobId}" => jobs::update_job, ["iot:UpdateJob"];
@@ -113,6 +116,23 @@ operations! {
     "createDynamicThingGroup" POST "/dynamic-thing-groups" => registry::create_dynamic_thing_group, ["iot:CreateDynamicThingGroup"];
     "updateDynamicThingGroup" PUT "/dynamic-thing-groups/{thingGroupName}" => registry::update_dynamic_thing_group, ["iot:UpdateDynamicThingGroup"];
     "deleteDynamicThingGroup" DELETE "/dynamic-thing-groups/{thingGroupName}" => registry::delete_dynamic_thing_group, ["iot:DeleteDynamicThingGroup"];
+    "createCategory" POST "/categories" => files::create_category, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"];
+    "listCategories" GET "/categories" => files::list_categories, ["dynamodb:GetItem", "dynamodb:Query:ByParent"];
+    "describeCategory" GET "/categories/{categoryId}" => files::describe_category, ["dynamodb:GetItem", "dynamodb:Query:ByParent"];
+    "updateCategory" PUT "/categories/{categoryId}" => files::update_category, ["dynamodb:UpdateItem"];
+    "deleteCategory" DELETE "/categories/{categoryId}" => files::delete_category, ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"];
+    "listFilesInCategory" GET "/categories/{categoryId}/files" => files::list_files_in_category, ["dynamodb:GetItem", "dynamodb:Query:ByCategory"];
+    "createFiles" POST "/files" => files::create_files, ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"];
+    "listFiles" GET "/files" => files::list_files, ["dynamodb:Query:ByKind"];
+    "updateFiles" PUT "/files" => files::update_files, ["dynamodb:UpdateItem"];
+    "deleteFiles" DELETE "/files" => files::delete_files, ["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "iot:DescribeJob", "s3:DeleteObject"];
+    "findFile" GET "/files/{checksum}/versions/{version}" => files::find_file, ["dynamodb:GetItem"];
+    "describeFile" GET "/files/by-id/{fileId}" => files::describe_file, ["dynamodb:GetItem"];
+    "publishFile" PUT "/files/by-id/{fileId}/publish" => files::publish_file, ["dynamodb:UpdateItem", "dynamodb:GetItem"];
+    "deprecateFile" PUT "/files/by-id/{fileId}/deprecate" => files::deprecate_file, ["dynamodb:UpdateItem", "dynamodb:GetItem"];
+    "startFileUpload" POST "/files/by-id/{fileId}/upload" => files::start_file_upload, ["dynamodb:GetItem", "s3:PutObject"];
+    "completeFileUpload" POST "/files/by-id/{fileId}/upload/complete" => files::complete_file_upload, ["dynamodb:GetItem", "s3:GetObject", "dynamodb:UpdateItem"];
+    "downloadFile" GET "/files/by-id/{fileId}/download" => files::download_file, ["dynamodb:GetItem", "s3:GetObject"];
 }
 
 /// The API router over a backend. Unknown paths and methods get JSON errors too.
@@ -168,8 +188,6 @@ fn path_matches(template: &str, path: &str) -> bool {
     }
 }
 
-/// A layer that turns a panic inside a handler into the usual 500 error body, so one bad request
-/// can neither crash the process nor leave a client without an answer.
 /// The environment variable naming the origins browsers may call the deployed API from,
 /// comma-separated: `cargo xtask synth` sets it on each function from the stack's CORS settings,
 /// and the Lambda bootstrap reads it (API Gateway answers the preflights).
@@ -194,6 +212,8 @@ pub fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]))
 }
 
+/// A layer that turns a panic inside a handler into the usual 500 error body, so one bad request
+/// can neither crash the process nor leave a client without an answer.
 pub fn catch_panic(
 ) -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
     tower_http::catch_panic::CatchPanicLayer::custom(

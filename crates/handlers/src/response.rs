@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use models::device::DeviceExecution;
+use models::files::{Category, CategoryDetail, Download, File, Upload};
 use models::ids::{JobId, JobTemplateId};
 use models::job::{Job, JobExecution, JobTemplate};
 use models::registry::{Created as RegistryCreated, Thing, ThingGroup, ThingType};
@@ -69,6 +70,13 @@ pub(crate) enum One<'a> {
     ThingGroup(&'a ThingGroup),
     ThingType(&'a ThingType),
     ThingShadow(&'a ShadowDocument),
+    Category(&'a Category),
+    #[serde(rename = "category")]
+    CategoryDetail(&'a CategoryDetail),
+    File(&'a File),
+    Files(&'a [File]),
+    Upload(&'a Upload),
+    Download(&'a Download),
     /// A device's view of its execution, on the jobs data plane.
     #[serde(rename = "execution")]
     DeviceExecution(&'a DeviceExecution),

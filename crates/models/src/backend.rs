@@ -6,6 +6,10 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::fields::Text;
+use crate::files::{
+    Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, Download, File,
+    FileFilter, FileId, FileUpdate, FileVersion, NewFile, Transition, Upload,
+};
 use crate::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use crate::ids::{ShadowName, ThingTypeName};
 use crate::job::{
@@ -22,9 +26,9 @@ use crate::registry::{
 };
 use crate::shadow::{ShadowDocument, ShadowUpdate};
 
-/// An AWS IoT control plane (plus the one jobs data-plane call a device makes).
+/// An AWS IoT control plane, with the firmware catalog whose files its jobs deliver.
 #[async_trait]
-pub trait Backend: Registry {
+pub trait Backend: Registry + Catalog {
     /// The region and account the backend's resources live in; ARNs are built from it.
     fn location(&self) -> &Location;
 
@@ -181,4 +185,40 @@ pub trait Registry: Send + Sync + 'static {
         thing: &ThingName,
         page: PageRequest,
     ) -> Result<Page<ShadowName>>;
+}
+
+/// The firmware catalog: categories, files and their bytes. Batches apply whole or not at all.
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    // Categories.
+    async fn create_category(&self, category: CreateCategory) -> Result<Category>;
+    async fn describe_category(&self, id: &CategoryId) -> Result<CategoryDetail>;
+    /// Children of `parent`, or the roots when None.
+    async fn list_categories(
+        &self,
+        parent: Option<CategoryId>,
+        page: PageRequest,
+    ) -> Result<Page<Category>>;
+    async fn update_category(&self, id: &CategoryId, description: Description) -> Result<()>;
+    /// Refused (Conflict) while the category has children or files.
+    async fn delete_category(&self, id: &CategoryId) -> Result<()>;
+
+    // Files.
+    async fn create_files(&self, files: Vec<NewFile>) -> Result<Vec<File>>;
+    async fn describe_file(&self, id: &FileId) -> Result<File>;
+    async fn list_files(&self, filter: FileFilter, page: PageRequest) -> Result<Page<File>>;
+    /// The file with this checksum and version (at most one exists); NotFound when none.
+    async fn find_file(&self, checksum: &Checksum, version: &FileVersion) -> Result<File>;
+    async fn update_files(&self, updates: Vec<FileUpdate>) -> Result<()>;
+    /// Refused (Conflict) while a job not yet COMPLETED or CANCELED names one of the files.
+    async fn delete_files(&self, ids: Vec<FileId>) -> Result<()>;
+    async fn transition_file(&self, id: &FileId, step: Transition) -> Result<File>;
+
+    // Bytes.
+    /// A presigned PUT for a PENDING_UPLOAD file's `size` bytes, checked against its sha256.
+    async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload>;
+    /// Records the uploaded bytes' size once their sha256 is verified: PENDING_UPLOAD to DRAFT.
+    async fn complete_upload(&self, id: &FileId) -> Result<File>;
+    /// A presigned GET living `expires_in_sec`, or an external file's location.
+    async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download>;
 }

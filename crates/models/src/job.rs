@@ -11,6 +11,7 @@ use crate::fields::{
     AbortConfig, JobDocument, PresignedUrlConfig, ReasonCode, RetryConfig, RolloutConfig,
     SchedulingConfig, StatusDetails, Text, TimeoutConfig,
 };
+use crate::files::FileId;
 use crate::ids::{JobId, JobTemplateId, Target, ThingGroupName, ThingName};
 
 /// Most targets a job may have, counting those added later with associate.
@@ -234,6 +235,9 @@ pub struct CreateJob {
     pub presigned_url_config: Option<PresignedUrlConfig>,
     pub abort_config: Option<AbortConfig>,
     pub job_executions_retry_config: Option<RetryConfig>,
+    /// Firmware files the job delivers (PUBLISHED or DEPRECATED ones).
+    #[serde(default)]
+    pub files: Vec<FileId>,
 }
 
 /// Where a new job's document comes from: its own, or a template's. A template also fills in
@@ -295,6 +299,9 @@ pub struct NewJob {
     pub presigned_url_config: Option<PresignedUrlConfig>,
     pub abort_config: Option<AbortConfig>,
     pub job_executions_retry_config: Option<RetryConfig>,
+    /// Files the job delivers: each must be PUBLISHED or DEPRECATED, and none can be deleted
+    /// until the job is COMPLETED or CANCELED.
+    pub files: Vec<FileId>,
 }
 
 /// Body of `PUT /jobs/{jobId}`. Fields left out keep their value.

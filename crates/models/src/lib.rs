@@ -3,9 +3,11 @@
 
 pub mod backend;
 pub mod device;
+pub mod digest;
 pub mod enums;
 pub mod error;
 pub mod fields;
+pub mod files;
 pub mod ids;
 pub mod job;
 pub mod page;
@@ -13,6 +15,6 @@ pub mod query;
 pub mod registry;
 pub mod shadow;
 
-pub use backend::{Backend, Registry};
+pub use backend::{Backend, Catalog, Registry};
 pub use error::{DomainError, Result};
 pub use page::{MaxResults, NextToken, Page, PageRequest};

@@ -20,6 +20,7 @@ use tracing::Level;
 
 mod clock;
 mod docs;
+pub mod objects;
 
 /// The contract, served as it is in the repository.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
@@ -61,6 +62,9 @@ pub struct Config {
     /// happen without waiting. It starts now, or where it stood when this database last ran.
     #[arg(long)]
     pub manual_clock: bool,
+    /// Largest firmware file accepted, in bytes (S3's limit for one PUT unless told otherwise).
+    #[arg(long, value_name = "BYTES", default_value_t = emulator::objects::DEFAULT_MAX_SIZE)]
+    pub max_file_size: u64,
     /// Seconds a deprecated thing type must wait before it can be deleted (AWS IoT's 5 minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = emulator::DEFAULT_THING_TYPE_DELETE_WAIT.as_secs())]
     pub thing_type_delete_wait: u64,
@@ -115,6 +119,10 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
             .with_clock(Clock::manual(time::OffsetDateTime::now_utc()))
             .map_err(|e| anyhow::anyhow!("reading the manual clock's time: {e}"))?;
     }
+    emulator.objects().set_max_size(config.max_file_size);
+    emulator
+        .objects()
+        .set_public_url(&format!("http://{}:{}", url_host(config.host), config.port));
     let emulator = Arc::new(emulator);
     let device = handlers::device::device_router(emulator.clone())
         .layer(handlers::catch_panic())
@@ -123,6 +131,7 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         .route("/openapi.yaml", get(openapi))
         .merge(docs::router())
         .merge(clock::router(emulator.clone()))
+        .merge(objects::router(emulator.clone()))
         .layer(handlers::catch_panic());
     if !config.cors_origins.is_empty() {
         let cors = handlers::cors(&config.cors_origins)
@@ -134,6 +143,16 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
         api: app.layer(trace_layer()),
         device,
     })
+}
+
+/// A host as a URL names it: loopback when listening on every address, IPv6 in brackets.
+fn url_host(host: IpAddr) -> String {
+    match host {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_owned(),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
 }
 
 async fn openapi() -> ([(header::HeaderName, &'static str); 1], &'static str) {
@@ -153,6 +172,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api = bind(config.port).await?;
     let device = bind(config.device_port).await?;
     let (api_addr, device_addr) = (api.local_addr()?, device.local_addr()?);
+    // Upload and download URLs name the port actually bound (port 0 picks one).
+    apps.emulator.objects().set_public_url(&format!(
+        "http://{}:{}",
+        url_host(api_addr.ip()),
+        api_addr.port()
+    ));
     // Whoever started the server may have stopped reading its output; that is no reason to stop.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Listening on http://{api_addr}");

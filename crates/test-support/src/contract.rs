@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap in a test harness is a failed test.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
@@ -43,6 +43,9 @@ pub trait Device: Send + Sync {
 pub struct TestApp {
     pub router: Router,
     pub device: Arc<dyn Device>,
+    /// The local server's object routes, which answer the emulator's upload and download URLs;
+    /// without it, those URLs are real HTTP (S3 on moto).
+    objects: Option<Router>,
     /// Whatever keeps the backend's state for this test alone (a directory, a lock).
     _isolation: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -58,9 +61,87 @@ impl TestApp {
         TestApp {
             router: handlers::router(backend),
             device,
+            objects: None,
             _isolation: isolation,
         }
     }
+
+    /// Answers URLs the backend hands out for files' bytes with `objects` instead of the network.
+    pub fn with_objects(mut self, objects: Router) -> TestApp {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// Sends a request to a presigned URL the API gave (an upload or a download), as a client
+    /// does, with exactly the headers given.
+    pub async fn transfer(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &BTreeMap<String, String>,
+        body: Vec<u8>,
+    ) -> Transferred {
+        let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let (authority, path) = without_scheme
+            .split_once('/')
+            .map_or((without_scheme, "/".to_owned()), |(a, p)| {
+                (a, format!("/{p}"))
+            });
+        let mut request = Request::builder()
+            .method(method)
+            .uri(&path)
+            .header(header::HOST, authority);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap();
+        let response = match &self.objects {
+            Some(objects) => objects.clone().oneshot(request).await.unwrap(),
+            None => {
+                let stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                sender.send_request(request).await.unwrap().map(Body::new)
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Transferred {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+}
+
+/// The sha256 of `bytes` in lowercase hex, as the catalog keeps checksums.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    models::digest::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// What a presigned URL answered.
+#[derive(Debug)]
+pub struct Transferred {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A backend made for one test: what the API runs on, the device a test plays, whatever keeps its
+/// state apart, and the routes that answer its presigned URLs when they are not real HTTP.
+pub struct Fresh {
+    pub backend: Arc<dyn Backend>,
+    pub device: Arc<dyn Device>,
+    pub isolation: Box<dyn std::any::Any + Send + Sync>,
+    pub objects: Option<Router>,
 }
 
 #[derive(Debug)]

@@ -1,5 +1,6 @@
-//! IAM: the resources each IoT action can be scoped to in this account and region, and the
-//! policy statements that allow a function exactly its operations' actions.
+//! IAM: the resources each action can be scoped to (IoT's in this account and region, the
+//! catalog's table, indexes, bucket objects and presign role), and the policy statements that
+//! allow a function exactly its operations' actions.
 
 use std::collections::BTreeMap;
 
@@ -72,25 +73,71 @@ pub(super) fn iot_arn(pattern: &str) -> Value {
     }
 }
 
-/// The policy statements allowing exactly `actions`, one statement per set of resources.
-pub(super) fn iot_statements(actions: &[&'static str]) -> anyhow::Result<Vec<Value>> {
-    let mut by_scope: BTreeMap<Vec<&'static str>, Vec<&'static str>> = BTreeMap::new();
+/// The resources a firmware catalog action is scoped to: the stack's table or one of its
+/// indexes (`dynamodb:Query:<Index>` in the operations table names the index), the objects under
+/// `files/` in its bucket, or the role AWS IoT assumes to presign job documents.
+pub(super) fn catalog_resources(action: &str) -> anyhow::Result<(String, Vec<Value>)> {
+    let table = json!({"Fn::GetAtt": ["FilesTable", "Arn"]});
+    if let Some(index) = action.strip_prefix("dynamodb:Query:") {
+        if !super::catalog::INDEXES.contains(&index) {
+            bail!("{action} names an index the table does not have");
+        }
+        let arn = json!({"Fn::Sub": format!("${{FilesTable.Arn}}/index/{index}")});
+        return Ok(("dynamodb:Query".into(), vec![arn]));
+    }
+    let resources = match action {
+        "dynamodb:GetItem"
+        | "dynamodb:PutItem"
+        | "dynamodb:UpdateItem"
+        | "dynamodb:DeleteItem"
+        | "dynamodb:ConditionCheckItem" => vec![table],
+        "s3:GetObject" | "s3:PutObject" | "s3:DeleteObject" => {
+            vec![json!({"Fn::Sub": "${FilesBucket.Arn}/files/*"})]
+        }
+        "iam:PassRole" => vec![json!({"Fn::GetAtt": ["PresignRole", "Arn"]})],
+        other => bail!("no IAM resource scope is known for {other}; add it to catalog_resources"),
+    };
+    Ok((action.to_owned(), resources))
+}
+
+/// The policy statements allowing exactly `actions`, one statement per set of resources. A role
+/// may be passed only to AWS IoT.
+pub(super) fn statements(actions: &[&'static str]) -> anyhow::Result<Vec<Value>> {
+    let mut by_scope: BTreeMap<String, (Vec<Value>, Vec<String>)> = BTreeMap::new();
+    let mut pass_role = None;
     for action in actions {
+        let (action, resources) = if action.starts_with("iot:") {
+            let arns = iot_resources(action)?.iter().map(|r| iot_arn(r)).collect();
+            ((*action).to_owned(), arns)
+        } else {
+            catalog_resources(action)?
+        };
+        if action == "iam:PassRole" {
+            pass_role = Some(resources);
+            continue;
+        }
+        let scope = serde_json::to_string(&resources)?;
         by_scope
-            .entry(iot_resources(action)?)
-            .or_default()
+            .entry(scope)
+            .or_insert_with(|| (resources, Vec::new()))
+            .1
             .push(action);
     }
-    Ok(by_scope
-        .into_iter()
+    let mut statements: Vec<Value> = by_scope
+        .into_values()
         .map(|(resources, mut actions)| {
             actions.sort_unstable();
             actions.dedup();
-            json!({
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": resources.iter().map(|r| iot_arn(r)).collect::<Vec<_>>(),
-            })
+            json!({"Effect": "Allow", "Action": actions, "Resource": resources})
         })
-        .collect())
+        .collect();
+    if let Some(resources) = pass_role {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": resources,
+            "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}},
+        }));
+    }
+    Ok(statements)
 }

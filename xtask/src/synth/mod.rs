@@ -10,6 +10,7 @@
 //! actions the operations table (`handlers::OPERATIONS`) declares for the operations it serves.
 
 mod api_gateway;
+mod catalog;
 mod iam;
 mod resources;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::api_gateway::{api_gateway_document, keys, path_problems, API_GATEWAY_UNSUPPORTED};
-use super::iam::iot_statements;
+use super::iam::statements as iam_statements;
 use super::{functions, logical, spec_operations, GENERATED};
 use crate::infra::{Authorization, Settings};
 
@@ -150,7 +150,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         actions.dedup();
         let log_group = format!("{function}Logs");
         let role = format!("{function}Role");
-        let mut statements = iot_statements(&actions)?;
+        let mut statements = iam_statements(&actions)?;
         statements.push(json!({
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -174,7 +174,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
         resources.insert(role.clone(), json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "Description": format!("Runs {function}: the IoT actions of its operations, its own logs."),
+                "Description": format!("Runs {function}: the IoT, catalog and bucket actions of its operations, its own logs."),
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [{
@@ -213,9 +213,9 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             },
             "Metadata": checkov_skips(&[
                 ("CKV_AWS_116", "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations."),
-                ("CKV_AWS_117", "Calls only AWS IoT's public endpoints; a VPC would add NAT costs and no isolation."),
+                ("CKV_AWS_117", "Calls only public AWS endpoints (IoT, DynamoDB, S3); a VPC would add NAT costs and no isolation."),
                 ("CKV_AWS_115", "Concurrency is bounded by the stage's throttling; reserving it would take from the account's pool."),
-                ("CKV_AWS_173", "The environment holds no secrets (account id, log level, CORS origins)."),
+                ("CKV_AWS_173", "The environment holds no secrets (account id, log level, CORS origins, table and bucket names)."),
             ]),
         }));
         for n in members {
@@ -247,6 +247,9 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             }));
         }
     }
+    for (name, resource) in super::catalog::resources(settings) {
+        resources.insert(name, resource);
+    }
     if let Authorization::Custom { authorizer_arn } = &settings.authorization {
         resources.insert("AuthorizerPermission".into(), json!({
             "Type": "AWS::Lambda::Permission",
@@ -261,7 +264,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
     Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Metadata": {"Generated": GENERATED},
-        "Description": format!("IoT device management API: API Gateway REST API, {} Lambda function(s), least-privilege roles.", groups.len()),
+        "Description": format!("IoT device management API: API Gateway REST API, {} Lambda function(s), least-privilege roles, the firmware catalog's table and bucket.", groups.len()),
         "Parameters": {
             "ArtifactBucket": {"Type": "String", "Description": "S3 bucket holding the bootstrap.zip artifact (cargo xtask deploy uploads it)."},
             "ArtifactKey": {"Type": "String", "Description": "S3 key of bootstrap.zip; named by its sha256, so a new build updates the functions."},
@@ -272,6 +275,16 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
                 "Description": "The API's base URL, with the stage.",
                 "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"},
                 "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-ApiUrl"}},
+            },
+            "FilesBucket": {
+                "Description": "The S3 bucket holding the firmware files' bytes.",
+                "Value": {"Ref": "FilesBucket"},
+                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesBucket"}},
+            },
+            "FilesTable": {
+                "Description": "The DynamoDB table of the firmware catalog.",
+                "Value": {"Ref": "FilesTable"},
+                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesTable"}},
             },
             "RestApiId": {
                 "Description": "The REST API's id.",
@@ -294,6 +307,9 @@ pub(super) fn environment(settings: &Settings) -> Value {
         "AWS_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
         "RUST_LOG": "info",
     });
+    if let Some(object) = variables.as_object_mut() {
+        object.extend(super::catalog::environment());
+    }
     if let (false, Some(object)) = (settings.cors_origins.is_empty(), variables.as_object_mut()) {
         object.insert(
             handlers::CORS_ORIGINS_VARIABLE.into(),

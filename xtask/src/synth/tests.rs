@@ -18,19 +18,29 @@ fn settings(grouping: Grouping) -> Settings {
     settings
 }
 
-/// The IoT actions a role's policy allows.
-fn allowed_iot_actions(template: &Value, role: &str) -> Vec<String> {
+/// The actions of its operations a role's policy allows (not its logs and traces), a query
+/// named with its index as the operations table names it (`dynamodb:Query:ByKind`).
+fn allowed_actions(template: &Value, role: &str) -> Vec<String> {
     let statements =
         &template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
-    let mut actions: Vec<String> = statements
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["Action"].as_array().unwrap().iter())
-        .filter_map(|a| a.as_str())
-        .filter(|a| a.starts_with("iot:"))
-        .map(str::to_owned)
-        .collect();
+    let mut actions = Vec::new();
+    for statement in statements.as_array().unwrap() {
+        for action in statement["Action"].as_array().unwrap() {
+            let action = action.as_str().unwrap();
+            if action.starts_with("logs:") || action.starts_with("xray:") {
+                continue;
+            }
+            if action == "dynamodb:Query" {
+                for resource in statement["Resource"].as_array().unwrap() {
+                    let arn = resource["Fn::Sub"].as_str().unwrap();
+                    let index = arn.strip_prefix("${FilesTable.Arn}/index/").unwrap();
+                    actions.push(format!("dynamodb:Query:{index}"));
+                }
+            } else {
+                actions.push(action.to_owned());
+            }
+        }
+    }
     actions.sort();
     actions
 }
@@ -65,8 +75,8 @@ fn every_operation_is_wired_to_a_function_allowed_exactly_its_actions() {
         }
         let expected_functions = match grouping {
             Grouping::PerOperation => handlers::OPERATIONS.len(),
-            // jobs, job-templates, things, thing-types, thing-groups, shadows
-            Grouping::PerTag => 6,
+            // jobs, job-templates, things, thing-types, thing-groups, shadows, firmware
+            Grouping::PerTag => 7,
             Grouping::Single => 1,
         };
         assert_eq!(served_by.len(), expected_functions, "{grouping:?}");
@@ -78,7 +88,7 @@ fn every_operation_is_wired_to_a_function_allowed_exactly_its_actions() {
                 .as_str()
                 .unwrap();
             assert_eq!(
-                allowed_iot_actions(&template, role),
+                allowed_actions(&template, role),
                 expected,
                 "{grouping:?} {function}"
             );
@@ -114,6 +124,25 @@ fn writes_are_scoped_to_the_account_and_region_and_only_lists_take_any_resource(
                     arn.starts_with("arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:"),
                     "{arn}"
                 );
+            } else if actions[0].starts_with("dynamodb:") {
+                // The stack's table, or one of its indexes.
+                assert!(
+                    resource == &json!({"Fn::GetAtt": ["FilesTable", "Arn"]})
+                        || resource["Fn::Sub"]
+                            .as_str()
+                            .is_some_and(|a| a.starts_with("${FilesTable.Arn}/index/")),
+                    "{actions:?} on {resource}"
+                );
+            } else if actions[0].starts_with("s3:") {
+                assert_eq!(resource, &json!({"Fn::Sub": "${FilesBucket.Arn}/files/*"}));
+            } else if actions[0] == "iam:PassRole" {
+                assert_eq!(resource, &json!({"Fn::GetAtt": ["PresignRole", "Arn"]}));
+                assert_eq!(
+                    statement["Condition"]["StringEquals"]["iam:PassedToService"],
+                    "iot.amazonaws.com"
+                );
+            } else {
+                panic!("an unexpected statement: {statement}");
             }
         }
     }
@@ -357,4 +386,65 @@ fn outputs_are_exported_for_other_stacks() {
         );
     }
     assert_eq!(template["Outputs"]["Authorization"]["Value"], "AWS_IAM");
+}
+
+/// The catalog's table and bucket keep what they hold: retained with the stack, point-in-time
+/// recovery and deletion protection on the table; versions, encryption, no public access, TLS
+/// only and an end to abandoned multipart uploads on the bucket. AWS IoT's presign role reads
+/// files and nothing else. Sources: the AWS::DynamoDB::Table and AWS::S3::Bucket CloudFormation
+/// references, and "Managing jobs: presigned URLs" of the AWS IoT developer guide.
+#[test]
+fn the_catalog_keeps_its_data_and_the_presign_role_only_reads_files() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::Single)).unwrap();
+    let resources = &template["Resources"];
+    let table = &resources["FilesTable"];
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true);
+    assert_eq!(
+        table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["Properties"]["SSESpecification"]["SSEEnabled"], true);
+    let bucket = &resources["FilesBucket"]["Properties"];
+    assert_eq!(resources["FilesBucket"]["DeletionPolicy"], "Retain");
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][flag], true,
+            "{flag}"
+        );
+    }
+    let rules = bucket["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .unwrap();
+    assert!(rules
+        .iter()
+        .any(|r| r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].is_u64()));
+    let deny = &resources["FilesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    let presign = &resources["PresignRole"]["Properties"];
+    assert_eq!(
+        presign["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "iot.amazonaws.com"
+    );
+    assert_eq!(
+        presign["Policies"][0]["PolicyDocument"]["Statement"],
+        json!([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [{"Fn::Sub": "${FilesBucket.Arn}/files/*"}]}])
+    );
+    let variables = &resources["ApiFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["IOT_API_FILES_TABLE"],
+        json!({"Ref": "FilesTable"})
+    );
+    assert_eq!(
+        variables["IOT_API_FILES_BUCKET"],
+        json!({"Ref": "FilesBucket"})
+    );
 }

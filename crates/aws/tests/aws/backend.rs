@@ -6,9 +6,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use aws_backend::AwsIot;
 use models::ids::{JobId, Location, ThingName};
 use models::job::ExecutionStatus;
-use models::Backend;
 
-use crate::helpers::Device;
+use crate::helpers::{Device, Fresh};
 
 static TURN: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
 
@@ -93,23 +92,63 @@ impl Device for DataPlaneDevice {
     }
 }
 
-pub fn fresh() -> (
-    Arc<dyn Backend>,
-    Arc<dyn Device>,
-    Box<dyn std::any::Any + Send + Sync>,
-) {
+/// The catalog's table and bucket on moto for this test.
+const TABLE: &str = "iot-api-files";
+const BUCKET: &str = "iot-api-files";
+const PRESIGN_ROLE: &str = "arn:aws:iam::000000000000:role/iot-api-presign";
+
+/// Creates the catalog's table as the stack's template defines it (keys, indexes, billing), and
+/// its bucket, on moto. Runs on a thread of its own: tests are already inside a runtime.
+fn create_catalog(config: aws_config::SdkConfig) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let template: serde_json::Value =
+                serde_json::from_str(include_str!("../../../../infra/template.json")).unwrap();
+            let properties = &template["Resources"]["FilesTable"]["Properties"];
+            let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+            crate::catalog_table::create_table(&dynamodb, TABLE, properties).await;
+            let s3 = s3_client(&config);
+            s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+/// An S3 client on moto, which addresses buckets in the path.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub fn fresh() -> Fresh {
     let url = moto_url();
     let turn = Turn::take();
     reset(&url);
     let config = moto_config(url);
+    create_catalog(config.clone());
     let location = Location {
         region: "us-east-1".into(),
         account: "000000000000".into(),
     };
     let device = DataPlaneDevice(aws_sdk_iotjobsdataplane::Client::new(&config));
-    (
-        Arc::new(AwsIot::new(config, location)),
-        Arc::new(device),
-        Box::new(turn),
-    )
+    let backend = AwsIot::new(config, location).with_files(aws_backend::FileStorage {
+        table: TABLE.into(),
+        bucket: BUCKET.into(),
+        presign_role_arn: PRESIGN_ROLE.into(),
+        path_style: true,
+    });
+    Fresh {
+        backend: Arc::new(backend),
+        device: Arc::new(device),
+        isolation: Box::new(turn),
+        objects: None,
+    }
 }

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap in a test is a failed test.
 
 mod backend;
+mod catalog_table;
 #[path = "../../../handlers/tests/api/helpers.rs"]
 mod helpers;
 mod mocked;

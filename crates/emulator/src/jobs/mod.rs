@@ -78,11 +78,21 @@ pub(crate) fn create(
             .as_ref()
             .and_then(|t| t.job_executions_rollout_config.clone())
     });
-    let presigned = job.presigned_url_config.or_else(|| {
-        template
-            .as_ref()
-            .and_then(|t| t.presigned_url_config.clone())
-    });
+    // A job delivering files needs its placeholders presigned; the device endpoint does that
+    // only for jobs with a presigned URL configuration, as AWS IoT does.
+    let presigned = job
+        .presigned_url_config
+        .or_else(|| {
+            template
+                .as_ref()
+                .and_then(|t| t.presigned_url_config.clone())
+        })
+        .or_else(|| {
+            (!job.files.is_empty()).then_some(PresignedUrlConfig {
+                role_arn: None,
+                expires_in_sec: models::files::DEFAULT_URL_EXPIRY_SECONDS,
+            })
+        });
     let abort = job
         .abort_config
         .or_else(|| template.as_ref().and_then(|t| t.abort_config.clone()));
@@ -132,6 +142,7 @@ pub(crate) fn create(
         ":end_due": schedule.as_ref().and_then(|s| s.end_time).map(clock::millis),
     })?;
     targets::insert(conn, &job.job_id, 0, &targets)?;
+    crate::catalog::deliver(conn, &job.job_id, &job.files)?;
     let things = targets::things_reached(conn, &targets)?;
     if schedule.is_some() || rollout.is_some() {
         let mut pending = conn.prepare_cached(
@@ -253,7 +264,13 @@ pub(crate) fn delete(conn: &Connection, job_id: &JobId, force: bool) -> Res<()> 
         ))
         .into());
     }
-    for table in ["job_executions", "job_targets", "rollout_pending", "jobs"] {
+    for table in [
+        "job_executions",
+        "job_targets",
+        "rollout_pending",
+        "job_files",
+        "jobs",
+    ] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE job_id = ?1"))?
             .execute([job_id.as_str()])?;
     }
@@ -352,6 +369,19 @@ pub(crate) fn describe(conn: &Connection, here: &Location, job_id: &JobId) -> Re
         job_executions_retry_config: job.retry_config,
         scheduling_config: job.scheduling_config,
     })
+}
+
+/// The job's presigned URL configuration, if it has one.
+pub(crate) fn presigned_url_config(
+    conn: &Connection,
+    job_id: &JobId,
+) -> Res<Option<PresignedUrlConfig>> {
+    conn.prepare_cached("SELECT presigned_url_config FROM jobs WHERE job_id = ?1")?
+        .query_row([job_id.as_str()], |r| {
+            rows::json_opt(r, "presigned_url_config")
+        })
+        .optional()?
+        .ok_or_else(|| job_not_found(job_id))
 }
 
 pub(crate) fn document(conn: &Connection, job_id: &JobId) -> Res<String> {

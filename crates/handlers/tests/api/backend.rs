@@ -9,9 +9,8 @@ use emulator::Emulator;
 use models::device::{DeviceUpdate, JobsDataPlane};
 use models::ids::{JobId, ThingName};
 use models::job::ExecutionStatus;
-use models::Backend;
 
-use crate::helpers::Device;
+use crate::helpers::{Device, Fresh};
 
 /// Removes the test's database directory when the test ends.
 struct TempDir(PathBuf);
@@ -45,11 +44,7 @@ impl Device for EmulatedDevice {
     }
 }
 
-pub fn fresh() -> (
-    Arc<dyn Backend>,
-    Arc<dyn Device>,
-    Box<dyn std::any::Any + Send + Sync>,
-) {
+pub fn fresh() -> Fresh {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "iot-api-tests-{}-{}",
@@ -61,5 +56,10 @@ pub fn fresh() -> (
     let backend =
         Arc::new(Emulator::open(&storage, emulator::default_location()).expect("emulator opens"));
     let device = Arc::new(EmulatedDevice(Arc::clone(&backend)));
-    (backend, device, Box::new(TempDir(dir)))
+    Fresh {
+        objects: Some(server::objects::router(Arc::clone(&backend))),
+        backend,
+        device,
+        isolation: Box::new(TempDir(dir)),
+    }
 }

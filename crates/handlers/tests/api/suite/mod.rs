@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod executions;
+mod files;
 mod groups;
 mod jobs;
 mod registry;

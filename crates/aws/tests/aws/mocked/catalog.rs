@@ -1,0 +1,186 @@
+//! The firmware catalog's S3 side, where moto does not behave as S3: upload URLs carry the
+//! declared sha256 as a signed header, which S3 checks against the body (moto stores any body),
+//! and bytes whose checksum S3 reports otherwise never make a file DRAFT.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::{backend, call};
+
+const FILE_ID: &str = "0a8e4b5c-1d2e-4f60-8a9b-0c1d2e3f4a5b";
+/// A sha256 in hex (of no particular bytes: nothing is uploaded here).
+const SHA256_HEX: &str = "ee0303a50ce4e1aa6ba6bb3bf1d4e2e8fb1ef2a6df29bd3e31d3b1f3d2d4a6f1";
+
+fn sha256_base64() -> String {
+    models::digest::base64(&models::digest::from_hex(SHA256_HEX).unwrap())
+}
+
+/// A PENDING_UPLOAD file as the table holds it.
+fn pending_file() -> HashMap<String, AttributeValue> {
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    HashMap::from([
+        ("pk".to_owned(), s(&format!("file#{FILE_ID}"))),
+        ("fileId".to_owned(), s(FILE_ID)),
+        (
+            "fileCategory".to_owned(),
+            s("900150983cd24fb0d6963f7d28e17f72"),
+        ),
+        ("fileKind".to_owned(), s("file")),
+        ("version".to_owned(), s("1.0")),
+        ("locale".to_owned(), s("en-US")),
+        ("checksum".to_owned(), s(SHA256_HEX)),
+        ("checksumType".to_owned(), s("sha256")),
+        ("summary".to_owned(), s("")),
+        ("description".to_owned(), s("")),
+        ("state".to_owned(), s("PENDING_UPLOAD")),
+        ("verified".to_owned(), AttributeValue::Bool(false)),
+        (
+            "createdAt".to_owned(),
+            AttributeValue::N("1700000000000".into()),
+        ),
+        (
+            "updatedAt".to_owned(),
+            AttributeValue::N("1700000000000".into()),
+        ),
+    ])
+}
+
+fn catalog_backend(dynamodb_rules: &[&Rule], s3_rules: &[&Rule]) -> aws_backend::AwsIot {
+    with_s3(
+        dynamodb_rules,
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules),
+    )
+}
+
+/// An S3 client that only presigns here: it has credentials and a region, and is never sent
+/// a request (presigning happens before any would be).
+fn presigning_s3() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::for_tests())
+            .build(),
+    )
+}
+
+fn with_s3(dynamodb_rules: &[&Rule], s3: aws_sdk_s3::Client) -> aws_backend::AwsIot {
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb_rules);
+    backend(&[]).with_catalog_clients(
+        aws_backend::FileStorage {
+            table: "files".into(),
+            bucket: "firmware".into(),
+            presign_role_arn: "arn:aws:iam::000000000000:role/presign".into(),
+            path_style: false,
+        },
+        dynamodb,
+        s3,
+    )
+}
+
+#[tokio::test]
+async fn an_upload_url_signs_the_declared_sha256_for_s3_to_check() {
+    let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(pending_file()))
+            .build()
+    });
+    let backend = with_s3(&[&get], presigning_s3());
+    let (status, reply, _) = call(
+        backend,
+        "POST",
+        &format!("/files/by-id/{FILE_ID}/upload"),
+        Some(json!({"size": 8})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let upload = &reply["upload"];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(upload["headers"]["x-amz-checksum-sha256"], sha256_base64());
+    let url = upload["url"].as_str().unwrap();
+    assert!(url.contains(&format!("/files/{FILE_ID}")), "{url}");
+    let signed = url
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap_or_else(|| panic!("no signed headers in {url}"));
+    assert!(signed.contains("x-amz-checksum-sha256"), "{signed}");
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+}
+
+#[tokio::test]
+async fn bytes_s3_reports_with_another_checksum_leave_the_file_pending() {
+    let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(pending_file()))
+            .build()
+    });
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .match_requests(|r| r.key() == Some(&format!("files/{FILE_ID}")[..]))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .content_length(8)
+                .checksum_sha256(models::digest::base64(&[0u8; 32]))
+                .build()
+        });
+    // No rule answers UpdateItem: the file is never moved to DRAFT.
+    let backend = catalog_backend(&[&get], &[&head]);
+    let (status, reply, _) = call(
+        backend,
+        "POST",
+        &format!("/files/by-id/{FILE_ID}/upload/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("no verified bytes"),
+        "{reply}"
+    );
+}
+
+/// A DynamoDB error as the service sends it.
+fn dynamodb_error(code: &str, status: u16) -> aws_sdk_iot::config::http::HttpResponse {
+    aws_sdk_iot::config::http::HttpResponse::new(
+        status.try_into().unwrap(),
+        aws_smithy_types::body::SdkBody::from(
+            json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": super::AWS_DETAIL})
+                .to_string(),
+        ),
+    )
+}
+
+#[tokio::test]
+async fn the_catalogs_storage_faults_are_the_services_and_throttling_is_429() {
+    let missing_table = mock!(aws_sdk_dynamodb::Client::get_item)
+        .then_http_response(|| dynamodb_error("ResourceNotFoundException", 400));
+    let (status, reply, _) = call(
+        catalog_backend(&[&missing_table], &[]),
+        "GET",
+        &format!("/files/by-id/{FILE_ID}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
+    assert!(!reply.to_string().contains("123456789012"), "{reply}");
+
+    let throttled = mock!(aws_sdk_dynamodb::Client::get_item)
+        .then_http_response(|| dynamodb_error("ProvisionedThroughputExceededException", 400));
+    let (status, reply, headers) = call(
+        catalog_backend(&[&throttled], &[]),
+        "GET",
+        &format!("/files/by-id/{FILE_ID}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{reply}");
+    assert!(headers.contains_key("retry-after"));
+}

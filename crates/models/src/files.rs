@@ -1,0 +1,672 @@
+//! The firmware catalog: categories, files and their lifecycle, the bodies that change them, and
+//! how a file's bytes travel (presigned uploads and downloads, and job documents that name them).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::DomainError;
+
+/// Most items one batch body (`POST`, `PUT` or `DELETE /files`) may carry; a batch is applied
+/// whole or not at all, and DynamoDB's transactions hold at most 100 items (two per file).
+pub const MAX_BATCH: usize = 25;
+
+/// The shortest and longest time a download URL may live, as AWS IoT's `presignedUrlConfig`.
+pub const URL_EXPIRY_SECONDS: std::ops::RangeInclusive<i64> = 60..=3600;
+
+/// How long an upload or download URL lives when the request names no time.
+pub const DEFAULT_URL_EXPIRY_SECONDS: i64 = 3600;
+
+/// The AWS IoT placeholder a job document carries where a device is to find a presigned URL:
+/// `${aws:iot:s3-presigned-url-v2:<object url>}`. AWS IoT (and the local device endpoint) replace
+/// it with a presigned GET when a device reads the job, if the job has a `presignedUrlConfig`.
+pub const PLACEHOLDER_PREFIX: &str = "${aws:iot:s3-presigned-url-v2:";
+
+macro_rules! text_field {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $allowed:expr, $rule:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(value: impl Into<String>) -> Result<Self, String> {
+                let value: String = value.into();
+                let len = value.chars().count();
+                if !($min..=$max).contains(&len) {
+                    return Err(format!("must be {} to {} characters long, got {len}", $min, $max));
+                }
+                let allowed: fn(char) -> bool = $allowed;
+                if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+                    return Err(format!("must be {} (found {bad:?})", $rule));
+                }
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn is_lower_hex(c: char) -> bool {
+    c.is_ascii_digit() || ('a'..='f').contains(&c)
+}
+
+text_field!(
+    /// A category's id: the md5 of its name (a root) or of `parentId-name`, in lowercase hex, as
+    /// the original package made it, so clients that computed ids still find their categories.
+    CategoryId, 32, 32, is_lower_hex, "32 lowercase hexadecimal digits (an md5)"
+);
+text_field!(
+    /// A file's id: a UUID in lowercase, given by the API when the file is registered.
+    FileId, 36, 36, |c| is_lower_hex(c) || c == '-', "a lowercase UUID"
+);
+text_field!(
+    /// A category's name: 1 to 128 characters, no control characters.
+    CategoryName, 1, 128, |c| !c.is_control(), "free of control characters"
+);
+text_field!(
+    /// A file's version: 1 to 64 of `[A-Za-z0-9._+-]`, so it is one path segment as it is.
+    FileVersion, 1, 64, |c| c.is_ascii_alphanumeric() || "._+-".contains(c), "of [A-Za-z0-9._+-]"
+);
+text_field!(
+    /// A locale such as `en-US`: 1 to 35 of `[A-Za-z0-9_-]`.
+    Locale, 1, 35, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_', "of [A-Za-z0-9_-]"
+);
+text_field!(
+    /// A file's summary: up to 256 characters, empty allowed, no control characters.
+    Summary, 0, 256, |c| !c.is_control(), "free of control characters"
+);
+text_field!(
+    /// A category's or file's description: up to 2048 characters, empty allowed, no control
+    /// characters.
+    Description, 0, 2048, |c| !c.is_control(), "free of control characters"
+);
+
+impl CategoryId {
+    /// The deterministic id of a category named `name` under `parent` (or at the root).
+    pub fn derive(name: &CategoryName, parent: Option<&CategoryId>) -> CategoryId {
+        let input = match parent {
+            Some(parent) => format!("{parent}-{name}"),
+            None => name.to_string(),
+        };
+        CategoryId(crate::digest::md5_hex(input.as_bytes()))
+    }
+}
+
+impl FileId {
+    /// Wraps a freshly generated UUID's text.
+    pub fn from_uuid(uuid: &str) -> Result<FileId, String> {
+        FileId::parse(uuid.to_ascii_lowercase())
+    }
+}
+
+/// How a file's checksum was computed. Files uploaded through the API are verified with sha256.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumType {
+    Md5,
+    Crc32,
+    Sha1,
+    #[default]
+    Sha256,
+}
+
+impl ChecksumType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumType::Md5 => "md5",
+            ChecksumType::Crc32 => "crc32",
+            ChecksumType::Sha1 => "sha1",
+            ChecksumType::Sha256 => "sha256",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ChecksumType> {
+        [Self::Md5, Self::Crc32, Self::Sha1, Self::Sha256]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+
+    /// How many hexadecimal digits a checksum of this type has.
+    pub fn hex_len(self) -> usize {
+        match self {
+            ChecksumType::Md5 => 32,
+            ChecksumType::Crc32 => 8,
+            ChecksumType::Sha1 => 40,
+            ChecksumType::Sha256 => 64,
+        }
+    }
+}
+
+text_field!(
+    /// A checksum in lowercase hexadecimal; its length is checked against its type.
+    Checksum, 8, 64, is_lower_hex, "lowercase hexadecimal"
+);
+
+/// Where a file stands. Uploaded files start PENDING_UPLOAD and become DRAFT once their bytes
+/// are verified; files registered with an external location start DRAFT. Only PUBLISHED and
+/// DEPRECATED files may be delivered by jobs; a published file's content and checksum are frozen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FileState {
+    PendingUpload,
+    Draft,
+    Published,
+    Deprecated,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::PendingUpload => "PENDING_UPLOAD",
+            FileState::Draft => "DRAFT",
+            FileState::Published => "PUBLISHED",
+            FileState::Deprecated => "DEPRECATED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FileState> {
+        [
+            Self::PendingUpload,
+            Self::Draft,
+            Self::Published,
+            Self::Deprecated,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether a job may deliver a file in this state.
+    pub fn deliverable(self) -> bool {
+        matches!(self, FileState::Published | FileState::Deprecated)
+    }
+}
+
+/// A lifecycle step of `PUT /files/by-id/{fileId}/publish` or `.../deprecate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Publish,
+    Deprecate,
+}
+
+impl Transition {
+    /// The state a file must be in for this step, and the state it moves to.
+    pub fn states(self) -> (FileState, FileState) {
+        match self {
+            Transition::Publish => (FileState::Draft, FileState::Published),
+            Transition::Deprecate => (FileState::Published, FileState::Deprecated),
+        }
+    }
+
+    /// The refusal for a file in `state`, or None when the step applies.
+    pub fn refuse(self, file_id: &FileId, state: FileState) -> Option<DomainError> {
+        let (from, _) = self.states();
+        if state == from {
+            return None;
+        }
+        let why = match (self, state) {
+            (Transition::Publish, FileState::PendingUpload) => {
+                "its bytes have not been uploaded and verified yet; upload them first".to_owned()
+            }
+            _ => format!("only a {} file can be", from.as_str()),
+        };
+        let verb = match self {
+            Transition::Publish => "published",
+            Transition::Deprecate => "deprecated",
+        };
+        Some(DomainError::InvalidStateTransition(format!(
+            "file {file_id} is {} and cannot be {verb}: {why}",
+            state.as_str()
+        )))
+    }
+}
+
+/// An external location of a file registered the original package's way: an absolute
+/// `https://`, `http://` or `s3://` URL of at most 2048 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExternalLocation(String);
+
+impl ExternalLocation {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ExternalLocation {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let rest = ["https://", "http://", "s3://"]
+            .iter()
+            .find_map(|scheme| value.strip_prefix(scheme));
+        match rest {
+            _ if value.len() > 2048 => Err("must be at most 2048 characters long".into()),
+            Some(rest)
+                if !rest.is_empty()
+                    && !rest.starts_with('/')
+                    && value.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(ExternalLocation(value))
+            }
+            _ => Err("must be an absolute https://, http:// or s3:// URL without spaces".into()),
+        }
+    }
+}
+
+impl From<ExternalLocation> for String {
+    fn from(value: ExternalLocation) -> String {
+        value.0
+    }
+}
+
+/// A category as the API answers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub category_id: CategoryId,
+    pub name: CategoryName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<CategoryId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `GET /categories/{categoryId}`: the category, and for a root its children (the first
+/// [`crate::MaxResults::MAX`]; `childrenNextToken` continues on `GET /categories?parentId=`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryDetail {
+    #[serde(flatten)]
+    pub category: Category,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<Category>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub children_next_token: Option<crate::NextToken>,
+}
+
+/// A file as the API answers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct File {
+    pub file_id: FileId,
+    pub category_id: CategoryId,
+    pub version: FileVersion,
+    pub locale: Locale,
+    pub checksum: Checksum,
+    pub checksum_type: ChecksumType,
+    pub summary: Summary,
+    pub description: Description,
+    pub state: FileState,
+    /// Whether the API itself checked the bytes against the checksum (uploaded files, once
+    /// uploaded); files registered with an external location are not verified.
+    pub verified: bool,
+    /// Bytes, once known (after an upload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Where an externally stored file lives; absent for files uploaded through the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<ExternalLocation>,
+    /// What to paste into a job document where a device is to find the file: AWS IoT's
+    /// presigned-URL placeholder for an uploaded file, the location of an external one.
+    pub document_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Body of `POST /categories`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCategory {
+    pub name: CategoryName,
+    pub parent_id: Option<CategoryId>,
+    pub description: Option<Description>,
+}
+
+/// Body of `PUT /categories/{categoryId}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCategory {
+    pub description: Description,
+}
+
+/// One file of `POST /files`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewFile {
+    pub category_id: CategoryId,
+    pub version: FileVersion,
+    pub locale: Locale,
+    pub checksum: Checksum,
+    #[serde(default)]
+    pub checksum_type: ChecksumType,
+    pub location: Option<ExternalLocation>,
+    pub summary: Option<Summary>,
+    pub description: Option<Description>,
+}
+
+/// Body of `POST /files`: files registered together, all or none.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateFiles {
+    pub files: Vec<NewFile>,
+}
+
+/// One file of `PUT /files`: its new summary and/or description.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileUpdate {
+    pub file_id: FileId,
+    pub summary: Option<Summary>,
+    pub description: Option<Description>,
+}
+
+/// Body of `PUT /files`: updates applied together, all or none.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateFiles {
+    pub files: Vec<FileUpdate>,
+}
+
+/// One file of `DELETE /files`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileRef {
+    pub file_id: FileId,
+}
+
+/// Body of `DELETE /files`: files deleted together, all or none.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteFiles {
+    pub files: Vec<FileRef>,
+}
+
+fn check_batch<T, K: std::hash::Hash + Eq + fmt::Display>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+    what: &str,
+) -> Result<(), DomainError> {
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(DomainError::validation(
+            "files",
+            format!("must hold 1 to {MAX_BATCH} items, got {}", items.len()),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = key(item);
+        if !seen.insert(key.to_string()) {
+            return Err(DomainError::validation(
+                format!("files[{i}]"),
+                format!("repeats {what} {key} of an earlier item; a batch names each once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl CreateFiles {
+    /// The rules between fields: batch size, no (checksum, version) twice, checksum lengths
+    /// by type, and sha256 for files whose bytes come through the API.
+    pub fn check(&self) -> Result<(), DomainError> {
+        check_batch(
+            &self.files,
+            |f| format!("{}/{}", f.checksum, f.version),
+            "checksum/version",
+        )?;
+        for (i, file) in self.files.iter().enumerate() {
+            let want = file.checksum_type.hex_len();
+            if file.checksum.as_str().len() != want {
+                return Err(DomainError::validation(
+                    format!("files[{i}].checksum"),
+                    format!(
+                        "a {} checksum has {want} hexadecimal digits, got {}",
+                        file.checksum_type.as_str(),
+                        file.checksum.as_str().len()
+                    ),
+                ));
+            }
+            if file.location.is_none() && file.checksum_type != ChecksumType::Sha256 {
+                return Err(DomainError::validation(
+                    format!("files[{i}].checksumType"),
+                    "files uploaded through the API are verified with sha256; give a location \
+                     to register a file stored elsewhere with another checksum type",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl UpdateFiles {
+    /// Batch size, each file once, and something to change in each.
+    pub fn check(&self) -> Result<(), DomainError> {
+        check_batch(&self.files, |f| f.file_id.clone(), "fileId")?;
+        for (i, file) in self.files.iter().enumerate() {
+            if file.summary.is_none() && file.description.is_none() {
+                return Err(DomainError::validation(
+                    format!("files[{i}]"),
+                    "must give summary, description or both",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DeleteFiles {
+    pub fn check(&self) -> Result<(), DomainError> {
+        check_batch(&self.files, |f| f.file_id.clone(), "fileId")
+    }
+}
+
+/// Filters of `GET /files` and `GET /categories/{categoryId}/files`.
+#[derive(Clone, Debug, Default)]
+pub struct FileFilter {
+    pub category_id: Option<CategoryId>,
+    pub locale: Option<Locale>,
+    pub state: Option<FileState>,
+}
+
+/// Body of `POST /files/by-id/{fileId}/upload`: how many bytes will come.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartUpload {
+    pub size: u64,
+}
+
+/// One HTTP request that carries bytes: where to send them, with which headers, until when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    /// Headers the request must carry exactly (the signature covers them).
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// How to upload a file's bytes: one presigned PUT.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    pub file_id: FileId,
+    pub size: u64,
+    #[serde(flatten)]
+    pub request: PresignedRequest,
+}
+
+/// `GET /files/by-id/{fileId}/download`: a presigned GET, or an external file's location.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub url: String,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The header S3 checks a body's sha256 against, base64 of the digest.
+pub const SHA256_HEADER: &str = "x-amz-checksum-sha256";
+
+/// A sha256 in hex as S3's checksum header wants it: base64 of the 32 bytes.
+pub fn sha256_header_value(hex: &Checksum) -> Result<String, DomainError> {
+    let bytes = crate::digest::from_hex(hex.as_str())
+        .ok_or_else(|| DomainError::Internal(format!("stored checksum {hex} is not hex")))?;
+    Ok(crate::digest::base64(&bytes))
+}
+
+/// The placeholder that stands for `object_url` in a job document.
+pub fn placeholder(object_url: &str) -> String {
+    format!("{PLACEHOLDER_PREFIX}{object_url}}}")
+}
+
+/// Replaces every placeholder in a job document, giving each object URL to `presign`.
+pub fn replace_placeholders(
+    document: &str,
+    mut presign: impl FnMut(&str) -> Option<String>,
+) -> String {
+    let mut out = String::with_capacity(document.len());
+    let mut rest = document;
+    while let Some(start) = rest.find(PLACEHOLDER_PREFIX) {
+        let after = &rest[start + PLACEHOLDER_PREFIX.len()..];
+        let Some(end) = after.find('}') else { break };
+        out.push_str(&rest[..start]);
+        match presign(&after[..end]) {
+            Some(url) => out.push_str(&url),
+            None => out.push_str(&rest[start..start + PLACEHOLDER_PREFIX.len() + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The document of a job that names `files`: the given one, with a `files` list added (each
+/// file's id, version, checksum, size and document URL) when it is a JSON object that has none.
+pub fn document_with_files(document: &str, files: &[File]) -> Result<String, DomainError> {
+    let mut value: serde_json::Value = serde_json::from_str(document)
+        .map_err(|e| DomainError::validation("document", format!("must be JSON: {e}")))?;
+    if let Some(object) = value.as_object_mut() {
+        if !object.contains_key("files") {
+            let listed: Vec<serde_json::Value> = files
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "fileId": f.file_id,
+                        "version": f.version,
+                        "checksum": f.checksum,
+                        "checksumType": f.checksum_type,
+                        "size": f.size,
+                        "url": f.document_url,
+                    })
+                })
+                .collect();
+            object.insert("files".into(), serde_json::Value::Array(listed));
+        }
+    }
+    serde_json::to_string(&value).map_err(|e| DomainError::Internal(e.to_string()))
+}
+
+/// The refusal of a job naming `file`, or None when a job may deliver it.
+pub fn refuse_delivery(file: &File) -> Option<DomainError> {
+    (!file.state.deliverable()).then(|| {
+        DomainError::InvalidStateTransition(format!(
+            "files: file {} is {}; a job may deliver only PUBLISHED or DEPRECATED files",
+            file.file_id,
+            file.state.as_str()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_ids_are_the_original_md5s() {
+        let root = CategoryName::parse("firmware").unwrap();
+        let id = CategoryId::derive(&root, None);
+        assert_eq!(id.as_str().len(), 32);
+        let child = CategoryId::derive(&CategoryName::parse("lamps").unwrap(), Some(&id));
+        assert_eq!(
+            child.as_str(),
+            crate::digest::md5_hex(format!("{id}-lamps").as_bytes())
+        );
+        // md5("abc"), from RFC 1321's test suite.
+        assert_eq!(
+            CategoryId::derive(&CategoryName::parse("abc").unwrap(), None).as_str(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_replaced_where_a_url_is_given() {
+        let doc = format!(
+            "{{\"a\":\"{}\",\"b\":\"{}\"}}",
+            placeholder("http://h/objects/1"),
+            placeholder("https://elsewhere/x")
+        );
+        let out = replace_placeholders(&doc, |url| {
+            url.starts_with("http://h/")
+                .then(|| format!("{url}?signed"))
+        });
+        assert_eq!(
+            out,
+            format!(
+                "{{\"a\":\"http://h/objects/1?signed\",\"b\":\"{}\"}}",
+                placeholder("https://elsewhere/x")
+            )
+        );
+    }
+
+    #[test]
+    fn transitions_name_the_state_that_refuses_them() {
+        let id = FileId::parse("0a8e4b5c-1d2e-4f60-8a9b-0c1d2e3f4a5b").unwrap();
+        assert!(Transition::Publish.refuse(&id, FileState::Draft).is_none());
+        let refused = Transition::Publish
+            .refuse(&id, FileState::PendingUpload)
+            .unwrap()
+            .to_string();
+        assert!(refused.contains("PENDING_UPLOAD"), "{refused}");
+        assert!(Transition::Deprecate
+            .refuse(&id, FileState::Draft)
+            .is_some());
+    }
+}
