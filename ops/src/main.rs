@@ -6,6 +6,8 @@ mod bench;
 mod deploy;
 mod device;
 mod smoke;
+mod transfer;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -30,8 +32,11 @@ enum Commands {
     Destroy(deploy::DestroyArgs),
     /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed.
     Smoke(smoke::Args),
-    /// Play a device: take the thing's next job from the local device endpoint and end it as told.
+    /// Play a device: take the thing's next job from the local device endpoint, download and
+    /// check its files, and end it as told.
     Device(device::Args),
+    /// Upload a firmware file: register, upload with a progress bar, verify, optionally publish.
+    Upload(upload::Args),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
     #[command(subcommand)]
     Bench(Bench),
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         Commands::Destroy(args) => deploy::run_destroy(args),
         Commands::Smoke(args) => smoke::run(args),
         Commands::Device(args) => device::run(args),
+        Commands::Upload(args) => upload::run(args),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),

@@ -1,6 +1,6 @@
 //! `cargo xtask <command>`: the project's one entry point. Serving, testing, the template and the
 //! Lambda artifact run here; the commands that talk to AWS or load the server (deploy, destroy,
-//! smoke, device, bench) live in the `ops` binary, built only when one of them is asked for.
+//! smoke, device, upload, bench) live in the `ops` binary, built only when one of them is asked for.
 
 mod contract;
 mod serve;
@@ -42,9 +42,12 @@ enum Commands {
     Destroy(Forwarded),
     /// Check a deployed stack (or a URL) end to end: a thing and a job made, read and removed. [ops]
     Smoke(Forwarded),
-    /// Play a device: take the thing's next job from the local device endpoint and end it as told.
-    /// [ops]
+    /// Play a device: take the thing's next job from the local device endpoint, download and
+    /// check its files, and end it as told. [ops]
     Device(Forwarded),
+    /// Upload a firmware file: register, upload with a progress bar, verify, optionally publish.
+    /// [ops]
+    Upload(Forwarded),
     /// Measure on this machine (api, cold-start, registry, first-run) and print Markdown for
     /// BENCHMARKS.md.
     /// [ops]
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Commands::Destroy(f) => return ops("destroy", f),
         Commands::Smoke(f) => return ops("smoke", f),
         Commands::Device(f) => return ops("device", f),
+        Commands::Upload(f) => return ops("upload", f),
         Commands::Bench(f) => return ops("bench", f),
     };
     exit_code(result)

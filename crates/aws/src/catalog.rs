@@ -171,6 +171,13 @@ fn category_from(item: &Item) -> Result<Category> {
     })
 }
 
+/// A query's filter: its expression, with the values and names it uses.
+struct Filter {
+    expression: String,
+    values: Vec<(&'static str, AttributeValue)>,
+    names: Vec<(&'static str, &'static str)>,
+}
+
 /// What a transaction's refusal was: which item's condition failed.
 enum Refusal {
     /// The condition of the item at this position failed.
@@ -490,7 +497,7 @@ impl Catalog {
         index: &str,
         hash_name: &str,
         hash_value: AttributeValue,
-        filter: Option<(String, Vec<(&str, AttributeValue)>, Vec<(&str, &str)>)>,
+        filter: Option<Filter>,
         list: &str,
         page: &PageRequest,
     ) -> Result<Page<Item>> {
@@ -511,12 +518,12 @@ impl Catalog {
                 .expression_attribute_values(":h", hash_value.clone())
                 .limit((wanted + 1 - items.len().min(wanted)) as i32)
                 .set_exclusive_start_key(start.take());
-            if let Some((expression, values, names)) = &filter {
-                query = query.filter_expression(expression);
-                for (name, value) in values {
+            if let Some(filter) = &filter {
+                query = query.filter_expression(&filter.expression);
+                for (name, value) in &filter.values {
                     query = query.expression_attribute_values(*name, value.clone());
                 }
-                for (name, attribute) in names {
+                for (name, attribute) in &filter.names {
                     query = query.expression_attribute_names(*name, *attribute);
                 }
             }
@@ -717,8 +724,11 @@ impl Catalog {
             values.push((":state", s(state.as_str())));
             names.push(("#state", "state"));
         }
-        let filter_expression =
-            (!conditions.is_empty()).then(|| (conditions.join(" AND "), values, names));
+        let filter_expression = (!conditions.is_empty()).then(|| Filter {
+            expression: conditions.join(" AND "),
+            values,
+            names,
+        });
         let items = match &filter.category_id {
             Some(category) => {
                 self.category_item("GetItem", category).await?;

@@ -14,6 +14,8 @@ use server::Config;
 
 #[path = "server/device.rs"]
 mod device;
+#[path = "server/files.rs"]
+mod files;
 #[path = "server/thing_types.rs"]
 mod thing_types;
 

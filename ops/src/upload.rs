@@ -1,0 +1,362 @@
+//! `cargo xtask upload`: a firmware file into the catalog, in one command. It hashes the file,
+//! finds (or makes) its category, registers it, uploads its bytes through the presigned URL the
+//! API gives with a progress bar, has the API verify them, and publishes the file if asked;
+//! against the local server or a deployed stack, through the typed client.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use client::types;
+use client::Signer;
+use models::files::{CategoryId, CategoryName};
+
+use crate::deploy::{self, AwsArgs};
+use crate::transfer;
+use xtask::infra::{Overrides, Settings};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The firmware file to upload.
+    file: PathBuf,
+    /// The category, as a path of names from a root (`firmware/lamps`; missing ones are made)
+    /// or a category id.
+    #[arg(long)]
+    category: String,
+    /// The file's version (`[A-Za-z0-9._+-]`, 1 to 64 characters).
+    #[arg(long)]
+    version: String,
+    /// The file's locale.
+    #[arg(long, default_value = "en-US")]
+    locale: String,
+    /// A one-line summary of the file.
+    #[arg(long, default_value = "")]
+    summary: String,
+    /// Publish the file once its bytes are verified, so jobs may deliver it.
+    #[arg(long)]
+    publish: bool,
+    /// The API to upload to: the local server unless a stack is named.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        conflicts_with = "stack"
+    )]
+    url: String,
+    /// Upload to this deployed stack instead, reading its `ApiUrl` and `Authorization` outputs.
+    #[arg(long)]
+    stack: Option<String>,
+    /// The settings file (for the stack's region).
+    #[arg(long, default_value = "infra/iot-api.toml")]
+    config: PathBuf,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let (url, signer) = match &args.stack {
+            None => (args.url.clone(), Signer::None),
+            Some(stack) => {
+                let settings = Settings::load(&Overrides {
+                    config: args.config.clone(),
+                    ..Overrides::default()
+                })?;
+                let region = deploy::region(&args.aws, &settings)?;
+                let config = deploy::sdk_config(&args.aws, region).await?;
+                crate::smoke::stack_target(
+                    &aws_sdk_cloudformation::Client::new(&config),
+                    stack,
+                    &config,
+                )
+                .await?
+            }
+        };
+        let file = upload(&client::connect(&url, signer), &args).await?;
+        println!("{}", serde_json::to_string_pretty(&file)?);
+        Ok(())
+    })
+}
+
+fn api_error<E: std::fmt::Debug>(
+    doing: &str,
+) -> impl FnOnce(client::Error<E>) -> anyhow::Error + '_ {
+    move |e| match e {
+        client::Error::ErrorResponse(reply) => {
+            anyhow::anyhow!("{doing}: {} {:?}", reply.status(), reply.into_inner())
+        }
+        other => anyhow::anyhow!("{doing}: {other}"),
+    }
+}
+
+/// The category a `--category` names, made when a name on its path is missing.
+async fn category(api: &client::Client, given: &str) -> anyhow::Result<String> {
+    if CategoryId::parse(given).is_ok() {
+        api.describe_category()
+            .category_id(given)
+            .send()
+            .await
+            .map_err(api_error(&format!("finding category {given}")))?;
+        return Ok(given.to_owned());
+    }
+    let mut parent: Option<CategoryId> = None;
+    for name in given.split('/').filter(|n| !n.is_empty()) {
+        let name =
+            CategoryName::parse(name).map_err(|e| anyhow::anyhow!("--category: {name:?} {e}"))?;
+        let id = CategoryId::derive(&name, parent.as_ref());
+        let found = api
+            .describe_category()
+            .category_id(id.as_str())
+            .send()
+            .await;
+        match found {
+            Ok(_) => {}
+            Err(client::Error::ErrorResponse(reply)) if reply.status() == 404 => {
+                let parent_id = parent
+                    .as_ref()
+                    .map(|p| types::CategoryId::try_from(p.to_string()))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                api.create_category()
+                    .body_map(|b| b.name(name.to_string()).parent_id(parent_id))
+                    .send()
+                    .await
+                    .map_err(api_error(&format!("creating category {name}")))?;
+                eprintln!("created category {name} ({id})");
+            }
+            Err(e) => return Err(api_error(&format!("finding category {name}"))(e)),
+        }
+        parent = Some(id);
+    }
+    parent
+        .map(|p| p.to_string())
+        .context("--category names no category")
+}
+
+async fn upload(api: &client::Client, args: &Args) -> anyhow::Result<types::File> {
+    eprintln!("hashing {}", args.file.display());
+    let (sha256, size) = transfer::sha256_of(&args.file).await?;
+    let Some(declared_size) = std::num::NonZeroU64::new(size) else {
+        bail!(
+            "{} is empty: a firmware file has at least one byte",
+            args.file.display()
+        );
+    };
+    let category = category(api, &args.category).await?;
+    let new_file = types::NewFile::builder()
+        .category_id(category)
+        .version(args.version.clone())
+        .locale(args.locale.clone())
+        .checksum(sha256.clone())
+        .checksum_type(types::ChecksumType::Sha256)
+        .summary(Some(
+            args.summary
+                .clone()
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("--summary: {e}"))?,
+        ));
+    let new_file = types::NewFile::try_from(new_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = api
+        .create_files()
+        .body_map(|b| b.files(vec![new_file]))
+        .send()
+        .await
+        .map_err(api_error("registering the file"))?
+        .into_inner();
+    let file_id = created
+        .files
+        .first()
+        .context("the API registered no file")?
+        .file_id
+        .to_string();
+    eprintln!("registered file {file_id} (sha256 {sha256}, {size} bytes)");
+    let upload = api
+        .start_file_upload()
+        .file_id(file_id.as_str())
+        .body_map(|b| b.size(declared_size))
+        .send()
+        .await
+        .map_err(api_error("asking for the upload URL"))?
+        .into_inner()
+        .upload;
+    let bar = indicatif::ProgressBar::new(size).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    transfer::upload(
+        &transfer::http()?,
+        &upload.url,
+        &upload.headers,
+        &args.file,
+        move |sent| shown.set_position(sent),
+    )
+    .await?;
+    bar.finish();
+    let mut file = api
+        .complete_file_upload()
+        .file_id(file_id.as_str())
+        .send()
+        .await
+        .map_err(api_error("completing the upload"))?
+        .into_inner()
+        .file;
+    eprintln!("verified: {} is {}", file_id, file.state);
+    if args.publish {
+        file = api
+            .publish_file()
+            .file_id(file_id.as_str())
+            .send()
+            .await
+            .map_err(api_error("publishing the file"))?
+            .into_inner()
+            .file;
+        eprintln!("published {file_id}");
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_iotjobsdataplane::types::JobExecutionStatus;
+    use clap::Parser;
+
+    use super::*;
+    use crate::device::{client as device_client, Device};
+
+    /// Upload, publish, a job naming the file, a device taking it through AWS's jobs SDK,
+    /// downloading through the URL it was given and checking the sha256: SUCCEEDED.
+    #[tokio::test]
+    async fn an_uploaded_file_reaches_a_device_whole() {
+        let config = server::Config::parse_from(["iot-api-local", "--memory"]);
+        let apps = server::apps(&config).unwrap();
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let devices = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", api.local_addr().unwrap());
+        let endpoint = format!("http://{}", devices.local_addr().unwrap());
+        apps.emulator.objects().set_public_url(&url);
+        tokio::spawn(server::serve(api, apps.api, std::future::pending()));
+        tokio::spawn(server::serve(devices, apps.device, std::future::pending()));
+
+        let dir = std::env::temp_dir().join(format!("iot-api-upload-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let firmware = dir.join("lamp-2.1.bin");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&firmware, &bytes).unwrap();
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let args = Cli::parse_from([
+            "upload",
+            firmware.to_str().unwrap(),
+            "--category",
+            "firmware/lamps",
+            "--version",
+            "2.1.0",
+            "--publish",
+        ])
+        .args;
+        let api_client = client::connect(&url, Signer::None);
+        let file = upload(&api_client, &args).await.unwrap();
+        assert_eq!(file.state, types::FileState::Published);
+        assert!(file.verified);
+        assert_eq!(file.size, Some(bytes.len() as i64));
+
+        let http = transfer::http().unwrap();
+        let call = |path: &'static str, body: serde_json::Value| {
+            let request = http.post(format!("{url}{path}")).json(&body);
+            async move {
+                let reply = request.send().await.unwrap();
+                let status = reply.status();
+                let text = reply.text().await.unwrap();
+                assert!(status.is_success(), "{path}: {status} {text}");
+            }
+        };
+        call("/things", serde_json::json!({"thingName": "lamp-1"})).await;
+        call(
+            "/jobs",
+            serde_json::json!({
+                "jobId": "lamp-2-1",
+                "targets": ["lamp-1"],
+                "document": "{\"operation\":\"update\"}",
+                "files": [file.file_id.to_string()],
+            }),
+        )
+        .await;
+
+        let data_plane = device_client(&endpoint);
+        let device = Device {
+            client: &data_plane,
+            thing: "lamp-1",
+            downloads: &dir.join("device"),
+        };
+        let mut lines = Vec::new();
+        device
+            .drive(JobExecutionStatus::Succeeded, 1, &mut |l| lines.push(l))
+            .await
+            .unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("sha256 verified")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("device").join(file.file_id.to_string())).unwrap(),
+            bytes
+        );
+        let execution: serde_json::Value = http
+            .get(format!("{url}/jobs/lamp-2-1/things/lamp-1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(execution["execution"]["status"], "SUCCEEDED");
+
+        // A document whose checksum does not match the bytes: the device fails the job, saying why.
+        let download: serde_json::Value = http
+            .get(format!(
+                "{url}/files/by-id/{}/download",
+                file.file_id.as_str()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let document = serde_json::json!({"files": [{
+            "fileId": file.file_id.to_string(),
+            "url": download["download"]["url"],
+            "checksum": "0".repeat(64),
+            "checksumType": "sha256",
+        }]});
+        call(
+            "/jobs",
+            serde_json::json!({"jobId": "tampered", "targets": ["lamp-1"], "document": document.to_string()}),
+        )
+        .await;
+        lines.clear();
+        device
+            .drive(JobExecutionStatus::Succeeded, 1, &mut |l| lines.push(l))
+            .await
+            .unwrap();
+        assert!(lines.last().unwrap().contains("FAILED: file"), "{lines:?}");
+        let execution: serde_json::Value = http
+            .get(format!("{url}/jobs/tampered/things/lamp-1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(execution["execution"]["status"], "FAILED");
+        let reason = execution["execution"]["statusDetails"]["detailsMap"]["reason"]
+            .as_str()
+            .unwrap();
+        assert!(reason.contains("expected 0000"), "{reason}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
