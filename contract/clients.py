@@ -11,6 +11,7 @@ generates both, starts the local server and runs this; it prints one line per ca
 
 import argparse
 import enum
+import hashlib
 import importlib
 import re
 import sys
@@ -20,12 +21,66 @@ from pathlib import Path
 import yaml
 
 
+def saved(name):
+    """A value an earlier call of the scenario saved (a file id the server chose)."""
+    return lambda state: state[name]
+
+
+def resolve(value, state):
+    """`value` with every `saved` value in it filled in."""
+    if callable(value):
+        return value(state)
+    if isinstance(value, dict):
+        return {k: resolve(v, state) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, state) for v in value]
+    return value
+
+
+def md5(text):
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def scenario(p):
     """Every operation, in an order in which each finds what it needs: (operationId, path and
-    query parameters by their names in the contract, body or None, expected status). Names start
-    with `p`, so that each client works on its own resources."""
+    query parameters by their names in the contract, body or None, expected status, and
+    optionally what to save of the reply). Names start with `p`, so that each client works on
+    its own resources."""
     group_arn = f"arn:aws:iot:us-east-1:000000000000:thinggroup/{p}floor-1"
+    root = md5(f"{p}firmware")
+    lamps = md5(f"{root}-{p}lamps")
+    firmware = b"lamp firmware 2.1"
+    file_ids = lambda reply: {"uploaded": reply.files[0].file_id, "external": reply.files[1].file_id}
     return [
+        ("createCategory", {}, {"name": f"{p}firmware", "description": "All firmware"}, 200),
+        ("createCategory", {}, {"name": f"{p}lamps", "parentId": root}, 200),
+        ("createCategory", {}, {"name": f"{p}firmware"}, 409),
+        ("describeCategory", {"categoryId": root}, None, 200),
+        ("listCategories", {"parentId": root, "maxResults": 10}, None, 200),
+        ("updateCategory", {"categoryId": lamps}, {"description": "Lamps"}, 200),
+        ("createFiles", {}, {"files": [
+            {"categoryId": lamps, "version": f"{p}2.1", "locale": "en-US",
+             "checksum": hashlib.sha256(firmware).hexdigest(), "summary": "Lamp firmware"},
+            {"categoryId": lamps, "version": f"{p}0.9", "locale": "en-US", "checksum": md5("old"),
+             "checksumType": "md5", "location": "https://downloads.example.com/lamp-0.9.bin"},
+        ]}, 200, file_ids),
+        ("createFiles", {}, {"files": [{"categoryId": md5("nowhere"), "version": "1", "locale": "en",
+                                        "checksum": hashlib.sha256(b"x").hexdigest()}]}, 404),
+        ("describeFile", {"fileId": saved("uploaded")}, None, 200),
+        ("listFiles", {"state": "DRAFT"}, None, 200),
+        ("listFilesInCategory", {"categoryId": lamps, "locale": "en-US"}, None, 200),
+        ("findFile", {"checksum": hashlib.sha256(firmware).hexdigest(), "version": f"{p}2.1"}, None, 200),
+        ("updateFiles", {}, {"files": [{"fileId": saved("uploaded"), "summary": "Lamp firmware 2.1"}]}, 200),
+        ("startFileUpload", {"fileId": saved("uploaded")}, {"size": len(firmware)}, 200),
+        ("completeFileUpload", {"fileId": saved("uploaded")}, None, 409),
+        ("publishFile", {"fileId": saved("uploaded")}, None, 409),
+        ("publishFile", {"fileId": saved("external")}, None, 200),
+        ("deprecateFile", {"fileId": saved("external")}, None, 200),
+        ("downloadFile", {"fileId": saved("external"), "expiresInSec": 60}, None, 200),
+        ("deleteCategory", {"categoryId": lamps}, None, 409),
+        ("deleteFiles", {}, {"files": [{"fileId": saved("uploaded")}, {"fileId": saved("external")}]}, 200),
+        ("deleteCategory", {"categoryId": lamps}, None, 200),
+        ("deleteCategory", {"categoryId": root}, None, 200),
         ("createThingType", {}, {"thingTypeName": f"{p}LightBulb", "searchableAttributes": ["model"]}, 200),
         ("describeThingType", {"thingTypeName": f"{p}LightBulb"}, None, 200),
         ("listThingTypes", {"maxResults": 10}, None, 200),
@@ -173,11 +228,15 @@ class OpenApiPythonClient:
 
 def run(client, contract, prefix):
     passed = failed = 0
-    for operation, params, body, expected in scenario(prefix):
+    state = {}
+    for operation, params, body, expected, *save in scenario(prefix):
         tag, body_model = contract.operations[operation]
         try:
+            params, body = resolve(params, state), resolve(body, state)
             status, parsed = client.call(operation, tag, body_model, params, body)
             problem = None
+            if save and status == expected:
+                state.update(save[0](parsed))
             if status != expected:
                 problem = f"status {status}, expected {expected}: {parsed!r}"
             elif not client.is_model(parsed):
@@ -204,7 +263,7 @@ def main():
     args = parser.parse_args()
     sys.path[:0] = [args.openapi_generator, args.openapi_python_client]
     contract = Contract(args.openapi)
-    covered = {operation for operation, *_ in scenario("")}
+    covered = {step[0] for step in scenario("")}
     missing = sorted(set(contract.operations) - covered)
     if missing:
         print(f"FAIL the scenario leaves out {', '.join(missing)}")

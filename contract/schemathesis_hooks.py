@@ -68,6 +68,41 @@ def document(text):
     return json.dumps(text)
 
 
+HEX_DIGITS = {"md5": 32, "crc32": 8, "sha1": 40, "sha256": 64}
+
+
+def new_files(files):
+    """Files to register as the catalog's rules want them: a checksum as long as its type says,
+    sha256 unless the file has an external location, and each (checksum, version) once."""
+    fixed, seen = [], set()
+    for i, item in enumerate(files):
+        if not isinstance(item, dict):
+            fixed.append(item)
+            continue
+        item = dict(item)
+        kind = item.get("checksumType", "sha256")
+        if "location" not in item:
+            kind = item["checksumType"] = "sha256"
+        checksum = str(item.get("checksum", ""))[: HEX_DIGITS.get(kind, 64)]
+        item["checksum"] = checksum.ljust(HEX_DIGITS.get(kind, 64), "0")
+        while (item["checksum"], item.get("version")) in seen:
+            item["version"] = f"{str(item.get('version', 'v'))[:60]}.{i}"
+        seen.add((item["checksum"], item.get("version")))
+        fixed.append(item)
+    return fixed
+
+
+def once_per_file(files):
+    """Each file of a batch named once."""
+    fixed, seen = [], set()
+    for item in files:
+        key = item.get("fileId") if isinstance(item, dict) else None
+        if key not in seen:
+            seen.add(key)
+            fixed.append(item)
+    return fixed
+
+
 def whole_minute(moment):
     return moment.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -108,6 +143,10 @@ def map_case(context, case):
             body["queryString"] = query(body["queryString"])
         if isinstance(body.get("schedulingConfig"), dict):
             body["schedulingConfig"] = scheduling(body["schedulingConfig"])
+        if operation == ("POST", "/files") and isinstance(body.get("files"), list):
+            body["files"] = new_files(body["files"])
+        if operation in {("PUT", "/files"), ("DELETE", "/files")} and isinstance(body.get("files"), list):
+            body["files"] = once_per_file(body["files"])
         case.body = body
     if case.query:
         params = dict(case.query)
