@@ -50,6 +50,8 @@ enum Bench {
     ColdStart(bench::cold_start::Args),
     /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
     Registry(bench::registry::Args),
+    /// Upload and download a 1 GiB firmware file through the release local server: MB/s, RSS.
+    Files(bench::files::Args),
     /// Time a newcomer's first run: `cargo xtask serve` and `cargo xtask test` from fresh clones.
     FirstRun(bench::first_run::Args),
 }
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
         Commands::Bench(Bench::FirstRun(args)) => bench::first_run::run(args),
+        Commands::Bench(Bench::Files(args)) => bench::files::run(args),
     };
     xtask::util::exit_code(result)
 }

@@ -59,6 +59,11 @@ impl LocalServer {
         })
     }
 
+    /// The server's process id (for its memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -48,7 +48,7 @@ enum Commands {
     /// Upload a firmware file: register, upload with a progress bar, verify, optionally publish.
     /// [ops]
     Upload(Forwarded),
-    /// Measure on this machine (api, cold-start, registry, first-run) and print Markdown for
+    /// Measure on this machine (api, cold-start, registry, files, first-run) and print Markdown for
     /// BENCHMARKS.md.
     /// [ops]
     Bench(Forwarded),

@@ -19,6 +19,7 @@ use xtask::local_server::{LocalServer, Profile};
 use xtask::util::{cargo, run_checked};
 
 pub mod cold_start;
+pub mod files;
 pub mod first_run;
 pub mod registry;
 
@@ -45,7 +46,7 @@ pub struct Args {
 }
 
 /// Builds the release server and the runtime that drives it, and prints the machine.
-fn prepare() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn prepare() -> anyhow::Result<tokio::runtime::Runtime> {
     run_checked(cargo().args([
         "build",
         "--release",
