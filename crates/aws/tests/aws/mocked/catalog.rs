@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -183,4 +184,49 @@ async fn the_catalogs_storage_faults_are_the_services_and_throttling_is_429() {
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{reply}");
     assert!(headers.contains_key("retry-after"));
+}
+
+/// DynamoDB runs a transaction's conditions in isolation (serializable, "Amazon DynamoDB
+/// Transactions: How it works"), so two registrations of one checksum and version cannot both
+/// claim it: the file and its claim are written in one transaction, the claim only if absent,
+/// and the category's file count only if the category exists.
+#[tokio::test]
+async fn a_checksum_and_version_are_claimed_in_the_transaction_that_registers_the_file() {
+    let checksum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(move |r| {
+            let items = r.transact_items();
+            let condition = |i: usize| -> Option<&str> {
+                let item = items.get(i)?;
+                item.put()
+                    .map(|p| p.condition_expression())
+                    .or_else(|| item.update().map(|u| u.condition_expression()))
+                    .flatten()
+            };
+            let put_key = |i: usize| -> Option<String> {
+                match items.get(i)?.put()?.item().get("pk")? {
+                    AttributeValue::S(pk) => Some(pk.clone()),
+                    _ => None,
+                }
+            };
+            items.len() == 3
+                && put_key(0).is_some_and(|pk| pk.starts_with("file#"))
+                && condition(0) == Some("attribute_not_exists(pk)")
+                && put_key(1) == Some(format!("version#{checksum}#1.0"))
+                && condition(1) == Some("attribute_not_exists(pk)")
+                && items[2].update().is_some()
+                && condition(2) == Some("attribute_exists(pk)")
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let registered = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        let mut item = pending_file();
+        item.insert("version".into(), AttributeValue::S("1.0".into()));
+        GetItemOutput::builder().set_item(Some(item)).build()
+    });
+    let backend = catalog_backend(&[&transaction, &registered], &[]);
+    let body = json!({"files": [{"categoryId": "900150983cd24fb0d6963f7d28e17f72", "version": "1.0",
+                                 "locale": "en-US", "checksum": checksum}]});
+    let (status, reply, _) = call(backend, "POST", "/files", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(transaction.num_calls(), 1);
 }

@@ -194,6 +194,10 @@ const MOTO_GAPS: &[(&str, &[&str])] = &[
         &["list_things_in_thing_group_sends_recursive_and_keeps_aws_order"],
     ),
     (
+        "moto: TransactWriteItems checks its conditions without isolation from concurrent requests",
+        &["a_checksum_and_version_are_claimed_in_the_transaction_that_registers_the_file"],
+    ),
+    (
         "moto: S3 stores a PUT whatever its x-amz-checksum-sha256 says",
         &[
             "an_upload_url_signs_the_declared_sha256_for_s3_to_check",

@@ -264,6 +264,29 @@ async fn a_bad_batch_stores_nothing() {
     assert_eq!(all.assert_ok()["files"].as_array().unwrap().len(), 1);
 }
 
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: TransactWriteItems checks its conditions without isolation from concurrent requests"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_registrations_of_one_checksum_and_version_make_one_file() {
+    let app = spawn_app();
+    let lamps = category(&app, "lamps", None).await;
+    let body = json!({ "files": [new_file(&lamps, "1.0", FIRMWARE)] });
+    let replies =
+        futures_util::future::join_all((0..8).map(|_| app.post("/files", body.clone()))).await;
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(created, 1, "{replies:?}");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        reply.assert_error(409, "ResourceAlreadyExists", "checksum");
+    }
+    let all = app.get("/files").await;
+    assert_eq!(all.assert_ok()["files"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn checksums_are_checked_by_type() {
     let app = spawn_app();
