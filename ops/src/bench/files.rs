@@ -87,7 +87,7 @@ async fn measure(server: &LocalServer, size_mib: u64) -> anyhow::Result<()> {
     let size = size_mib * MIB;
     let mut sha = sha2::Sha256::new();
     for i in 0..size_mib {
-        sha.update(&chunk(&block, i));
+        sha.update(chunk(&block, i));
     }
     let checksum: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
 
