@@ -45,41 +45,77 @@ pub fn http_client() -> aws_sdk_iot::config::SharedHttpClient {
 pub use catalog::FileStorage;
 
 pub struct AwsIot {
-    iot: aws_sdk_iot::Client,
+    /// The IoT control plane client, built on the first IoT call.
+    iot: OnceCell<aws_sdk_iot::Client>,
+    /// The region to load the standard AWS configuration for, on the first call that needs it;
+    /// None when the configuration (or the clients) were given.
+    load_in: Option<String>,
     /// Where the firmware catalog lives, when this backend serves it.
     files: Option<FileStorage>,
     /// The catalog's DynamoDB and S3 clients, built on the first catalog call.
     catalog: OnceCell<catalog::Catalog>,
-    /// What the shadow data plane client is built from, when it is not given.
-    config: Option<aws_config::SdkConfig>,
+    /// What every client is built from: given, or loaded on first use (`load_in`).
+    config: OnceCell<aws_config::SdkConfig>,
     /// The device shadow data plane, found once per process (`data_plane`).
     shadows: OnceCell<aws_sdk_iotdataplane::Client>,
     location: Location,
 }
 
 impl AwsIot {
-    /// Loads the standard AWS configuration. The account id comes from `AWS_ACCOUNT_ID` (the
-    /// deployed stack sets it), so thing names become ARNs without a call per request.
-    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http_client())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(DEFAULT_OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .load()
-            .await;
-        let region = config
-            .region()
-            .map(ToString::to_string)
+    /// A backend for the environment: the region from `AWS_REGION` (Lambda sets it) and the
+    /// account from `AWS_ACCOUNT_ID` (the deployed stack sets it), so thing names become ARNs
+    /// without a call per request. Nothing else happens here: the standard AWS configuration is
+    /// loaded, and each client built, when a request first needs it, so a cold start pays only
+    /// for what its first request uses.
+    pub fn from_env() -> std::result::Result<Self, ConfigError> {
+        let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let region = variable("AWS_REGION")
+            .or_else(|| variable("AWS_DEFAULT_REGION"))
             .ok_or(ConfigError::NoRegion)?;
-        let account = std::env::var("AWS_ACCOUNT_ID").map_err(|_| ConfigError::NoAccount)?;
-        let backend = Self::new(config, Location { region, account });
+        let account = variable("AWS_ACCOUNT_ID").ok_or(ConfigError::NoAccount)?;
+        let backend = AwsIot {
+            iot: OnceCell::new(),
+            load_in: Some(region.clone()),
+            files: None,
+            catalog: OnceCell::new(),
+            config: OnceCell::new(),
+            shadows: OnceCell::new(),
+            location: Location { region, account },
+        };
         Ok(match FileStorage::from_env() {
             Some(files) => backend.with_files(files),
             None => backend,
         })
+    }
+
+    /// The AWS configuration: the one given, or the standard one for `load_in`, loaded once.
+    async fn config(&self) -> Result<&aws_config::SdkConfig> {
+        self.config
+            .get_or_try_init(|| async {
+                let region = self.load_in.clone().ok_or_else(|| {
+                    DomainError::Internal(
+                        "no AWS configuration was given to load clients from".into(),
+                    )
+                })?;
+                Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region))
+                    .http_client(http_client())
+                    .timeout_config(
+                        aws_config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(DEFAULT_OPERATION_TIMEOUT)
+                            .build(),
+                    )
+                    .load()
+                    .await)
+            })
+            .await
+    }
+
+    /// The IoT control plane client, built on the first IoT call.
+    async fn iot(&self) -> Result<&aws_sdk_iot::Client> {
+        self.iot
+            .get_or_try_init(|| async { Ok(aws_sdk_iot::Client::new(self.config().await?)) })
+            .await
     }
 
     /// This backend with the firmware catalog in `files`' table and bucket.
@@ -117,10 +153,7 @@ impl AwsIot {
                         catalog::PRESIGN_ROLE_VARIABLE
                     ))
                 })?;
-                let config = self.config.as_ref().ok_or_else(|| {
-                    DomainError::Internal("no configuration to reach DynamoDB and S3".into())
-                })?;
-                Ok(catalog::Catalog::new(config, storage))
+                Ok(catalog::Catalog::new(self.config().await?, storage))
             })
             .await
     }
@@ -128,10 +161,11 @@ impl AwsIot {
     /// A backend over an already loaded configuration.
     pub fn new(config: aws_config::SdkConfig, location: Location) -> Self {
         AwsIot {
-            iot: aws_sdk_iot::Client::new(&config),
+            iot: OnceCell::new(),
+            load_in: None,
             files: None,
             catalog: OnceCell::new(),
-            config: Some(config),
+            config: OnceCell::new_with(Some(config)),
             shadows: OnceCell::new(),
             location,
         }
@@ -144,10 +178,11 @@ impl AwsIot {
         location: Location,
     ) -> Self {
         AwsIot {
-            iot,
+            iot: OnceCell::new_with(Some(iot)),
+            load_in: None,
             files: None,
             catalog: OnceCell::new(),
-            config: None,
+            config: OnceCell::new(),
             shadows: OnceCell::new_with(Some(shadows)),
             location,
         }
@@ -161,10 +196,11 @@ impl AwsIot {
         location: Location,
     ) -> Self {
         AwsIot {
-            iot,
+            iot: OnceCell::new_with(Some(iot)),
+            load_in: None,
             files: None,
             catalog: OnceCell::new(),
-            config: Some(config),
+            config: OnceCell::new_with(Some(config)),
             shadows: OnceCell::new(),
             location,
         }
@@ -179,7 +215,7 @@ impl AwsIot {
         env_var: &str,
         endpoint_type: &str,
     ) -> Result<(&aws_config::SdkConfig, Option<String>)> {
-        let config = self.config.as_ref().ok_or_else(|| {
+        let config = self.config().await.map_err(|_| {
             DomainError::Internal(format!(
                 "no configuration to reach the {endpoint_type} endpoint"
             ))
@@ -188,7 +224,8 @@ impl AwsIot {
             return Ok((config, None));
         }
         let endpoint = self
-            .iot
+            .iot()
+            .await?
             .describe_endpoint()
             .endpoint_type(endpoint_type)
             .send()
@@ -338,7 +375,8 @@ impl Backend for AwsIot {
             .map(convert::to_rollout_config)
             .transpose()?;
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_job()
             .job_id(job.job_id.as_str())
             .set_targets(Some(targets))
@@ -400,7 +438,8 @@ impl Backend for AwsIot {
             .as_ref()
             .map(convert::to_rollout_config)
             .transpose()?;
-        self.iot
+        self.iot()
+            .await?
             .update_job()
             .job_id(job_id.as_str())
             .set_description(update.description.map(String::from))
@@ -438,7 +477,8 @@ impl Backend for AwsIot {
     }
 
     async fn cancel_job(&self, cancel: CancelJob) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .cancel_job()
             .job_id(cancel.job_id.as_str())
             .force(cancel.force)
@@ -451,7 +491,8 @@ impl Backend for AwsIot {
     }
 
     async fn delete_job(&self, job_id: &JobId, force: bool) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .delete_job()
             .job_id(job_id.as_str())
             .force(force)
@@ -464,7 +505,8 @@ impl Backend for AwsIot {
     async fn describe_job(&self, job_id: &JobId) -> Result<Job> {
         const OP: &str = "DescribeJob";
         let output = self
-            .iot
+            .iot()
+            .await?
             .describe_job()
             .job_id(job_id.as_str())
             .send()
@@ -503,7 +545,8 @@ impl Backend for AwsIot {
     async fn get_job_document(&self, job_id: &JobId) -> Result<String> {
         const OP: &str = "GetJobDocument";
         let output = self
-            .iot
+            .iot()
+            .await?
             .get_job_document()
             .job_id(job_id.as_str())
             .send()
@@ -515,7 +558,8 @@ impl Backend for AwsIot {
     async fn list_jobs(&self, filter: JobFilter, page: PageRequest) -> Result<Page<JobSummary>> {
         const OP: &str = "ListJobs";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_jobs()
             .set_status(filter.status.as_ref().map(convert::to_job_status))
             .set_target_selection(
@@ -572,7 +616,8 @@ impl Backend for AwsIot {
         comment: Option<Text>,
     ) -> Result<()> {
         let targets: Vec<String> = targets.iter().map(|t| self.target_arn(t)).collect();
-        self.iot
+        self.iot()
+            .await?
             .associate_targets_with_job()
             .job_id(job_id.as_str())
             .set_targets(Some(targets))
@@ -592,7 +637,8 @@ impl Backend for AwsIot {
         let details = cancel
             .status_details
             .map(|d| d.as_map().clone().into_iter().collect());
-        self.iot
+        self.iot()
+            .await?
             .cancel_job_execution()
             .job_id(cancel.job_id.as_str())
             .thing_name(cancel.thing_name.as_str())
@@ -617,7 +663,8 @@ impl Backend for AwsIot {
         execution_number: i64,
         force: bool,
     ) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .delete_job_execution()
             .job_id(job_id.as_str())
             .thing_name(thing_name.as_str())
@@ -642,7 +689,8 @@ impl Backend for AwsIot {
     ) -> Result<JobExecution> {
         const OP: &str = "DescribeJobExecution";
         let output = self
-            .iot
+            .iot()
+            .await?
             .describe_job_execution()
             .job_id(job_id.as_str())
             .thing_name(thing_name.as_str())
@@ -685,7 +733,8 @@ impl Backend for AwsIot {
     ) -> Result<Page<ExecutionSummaryForJob>> {
         const OP: &str = "ListJobExecutionsForJob";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_job_executions_for_job()
             .job_id(job_id.as_str())
             .set_status(status.as_ref().map(convert::to_execution_status))
@@ -715,7 +764,8 @@ impl Backend for AwsIot {
     ) -> Result<Page<ExecutionSummaryForThing>> {
         const OP: &str = "ListJobExecutionsForThing";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_job_executions_for_thing()
             .thing_name(thing_name.as_str())
             .set_status(status.as_ref().map(convert::to_execution_status))
@@ -748,7 +798,8 @@ impl Backend for AwsIot {
             .map(convert::to_rollout_config)
             .transpose()?;
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_job_template()
             .job_template_id(template.job_template_id.as_str())
             .description(template.description.as_str())
@@ -802,7 +853,8 @@ impl Backend for AwsIot {
     async fn describe_job_template(&self, id: &JobTemplateId) -> Result<JobTemplate> {
         const OP: &str = "DescribeJobTemplate";
         let t = self
-            .iot
+            .iot()
+            .await?
             .describe_job_template()
             .job_template_id(id.as_str())
             .send()
@@ -830,7 +882,8 @@ impl Backend for AwsIot {
     }
 
     async fn delete_job_template(&self, id: &JobTemplateId) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .delete_job_template()
             .job_template_id(id.as_str())
             .send()
@@ -847,7 +900,8 @@ impl Backend for AwsIot {
     async fn list_job_templates(&self, page: PageRequest) -> Result<Page<JobTemplateSummary>> {
         const OP: &str = "ListJobTemplates";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_job_templates()
             .max_results(page_size(&page))
             .set_next_token(token(&page))

@@ -145,7 +145,8 @@ impl Registry for AwsIot {
     async fn create_thing(&self, thing: CreateThing) -> Result<Created> {
         const OP: &str = "CreateThing";
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_thing()
             .thing_name(thing.thing_name.as_str())
             .set_thing_type_name(
@@ -187,7 +188,8 @@ impl Registry for AwsIot {
     async fn describe_thing(&self, name: &ThingName) -> Result<Thing> {
         const OP: &str = "DescribeThing";
         let t = self
-            .iot
+            .iot()
+            .await?
             .describe_thing()
             .thing_name(name.as_str())
             .send()
@@ -219,7 +221,8 @@ impl Registry for AwsIot {
         const OP: &str = "ListThings";
         let (attribute_name, attribute_value) = filter.attribute.unzip();
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_things()
             .set_thing_type_name(filter.thing_type_name.map(String::from))
             .set_attribute_name(attribute_name)
@@ -253,7 +256,8 @@ impl Registry for AwsIot {
     }
 
     async fn update_thing(&self, name: &ThingName, update: UpdateThing) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .update_thing()
             .thing_name(name.as_str())
             .set_thing_type_name(match &update.thing_type {
@@ -289,7 +293,8 @@ impl Registry for AwsIot {
 
     async fn delete_thing(&self, name: &ThingName, expected_version: Option<i64>) -> Result<()> {
         match self
-            .iot
+            .iot()
+            .await?
             .delete_thing()
             .thing_name(name.as_str())
             .set_expected_version(expected_version)
@@ -312,7 +317,8 @@ impl Registry for AwsIot {
     ) -> Result<Page<GroupNameAndArn>> {
         const OP: &str = "ListThingGroupsForThing";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_thing_groups_for_thing()
             .thing_name(name.as_str())
             .max_results(page_size(&page))
@@ -329,7 +335,8 @@ impl Registry for AwsIot {
     async fn search_things(&self, query: &Query, page: PageRequest) -> Result<Page<ThingDocument>> {
         const OP: &str = "SearchIndex";
         let output = self
-            .iot
+            .iot()
+            .await?
             .search_index()
             .index_name(INDEX_NAME)
             .query_string(query.as_str())
@@ -387,7 +394,8 @@ impl Registry for AwsIot {
             .set_searchable_attributes(Some(thing_type.searchable_attributes.clone()))
             .build();
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_thing_type()
             .thing_type_name(name.as_str())
             .thing_type_properties(properties)
@@ -413,7 +421,8 @@ impl Registry for AwsIot {
     async fn describe_thing_type(&self, name: &ThingTypeName) -> Result<ThingType> {
         const OP: &str = "DescribeThingType";
         let t = self
-            .iot
+            .iot()
+            .await?
             .describe_thing_type()
             .thing_type_name(name.as_str())
             .send()
@@ -444,7 +453,8 @@ impl Registry for AwsIot {
     ) -> Result<Page<ThingType>> {
         const OP: &str = "ListThingTypes";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_thing_types()
             .set_thing_type_name(name.map(String::from))
             .max_results(page_size(&page))
@@ -472,7 +482,8 @@ impl Registry for AwsIot {
     }
 
     async fn deprecate_thing_type(&self, name: &ThingTypeName, undo: bool) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .deprecate_thing_type()
             .thing_type_name(name.as_str())
             .undo_deprecate(undo)
@@ -485,7 +496,8 @@ impl Registry for AwsIot {
     async fn delete_thing_type(&self, name: &ThingTypeName) -> Result<()> {
         // What AWS refuses here (not deprecated, deprecated too recently, still used) is an
         // InvalidRequest, which maps to a Conflict carrying AWS's reason, as the emulator's 409.
-        self.iot
+        self.iot()
+            .await?
             .delete_thing_type()
             .thing_type_name(name.as_str())
             .send()
@@ -506,7 +518,8 @@ impl Registry for AwsIot {
             false,
         );
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_thing_group()
             .thing_group_name(group.thing_group_name.as_str())
             .set_parent_group_name(parent.clone())
@@ -536,7 +549,8 @@ impl Registry for AwsIot {
     async fn describe_thing_group(&self, name: &ThingGroupName) -> Result<ThingGroup> {
         const OP: &str = "DescribeThingGroup";
         let g = self
-            .iot
+            .iot()
+            .await?
             .describe_thing_group()
             .thing_group_name(name.as_str())
             .send()
@@ -594,7 +608,8 @@ impl Registry for AwsIot {
         const OP: &str = "ListThingGroups";
         let parent = filter.parent_group.as_ref().map(|p| p.as_str().to_owned());
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_thing_groups()
             .set_name_prefix_filter(filter.name_prefix)
             .set_parent_group(parent.clone())
@@ -623,7 +638,8 @@ impl Registry for AwsIot {
         update: UpdateThingGroup,
     ) -> Result<i64> {
         let output = self
-            .iot
+            .iot()
+            .await?
             .update_thing_group()
             .thing_group_name(name.as_str())
             .thing_group_properties(group_properties(
@@ -643,7 +659,8 @@ impl Registry for AwsIot {
         name: &ThingGroupName,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .delete_thing_group()
             .thing_group_name(name.as_str())
             .set_expected_version(expected_version)
@@ -658,7 +675,8 @@ impl Registry for AwsIot {
         group: &ThingGroupName,
         thing: &ThingName,
     ) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .add_thing_to_thing_group()
             .thing_group_name(group.as_str())
             .thing_name(thing.as_str())
@@ -681,7 +699,8 @@ impl Registry for AwsIot {
         group: &ThingGroupName,
         thing: &ThingName,
     ) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .remove_thing_from_thing_group()
             .thing_group_name(group.as_str())
             .thing_name(thing.as_str())
@@ -707,7 +726,8 @@ impl Registry for AwsIot {
     ) -> Result<Page<ThingName>> {
         const OP: &str = "ListThingsInThingGroup";
         let output = self
-            .iot
+            .iot()
+            .await?
             .list_things_in_thing_group()
             .thing_group_name(group.as_str())
             .recursive(recursive)
@@ -730,7 +750,8 @@ impl Registry for AwsIot {
     async fn create_dynamic_thing_group(&self, group: CreateDynamicThingGroup) -> Result<Created> {
         const OP: &str = "CreateDynamicThingGroup";
         let output = self
-            .iot
+            .iot()
+            .await?
             .create_dynamic_thing_group()
             .thing_group_name(group.thing_group_name.as_str())
             .index_name(INDEX_NAME)
@@ -768,7 +789,8 @@ impl Registry for AwsIot {
     ) -> Result<i64> {
         let properties = update.properties;
         let output = self
-            .iot
+            .iot()
+            .await?
             .update_dynamic_thing_group()
             .thing_group_name(name.as_str())
             .thing_group_properties(group_properties(
@@ -794,7 +816,8 @@ impl Registry for AwsIot {
         name: &ThingGroupName,
         expected_version: Option<i64>,
     ) -> Result<()> {
-        self.iot
+        self.iot()
+            .await?
             .delete_dynamic_thing_group()
             .thing_group_name(name.as_str())
             .set_expected_version(expected_version)

@@ -36,7 +36,7 @@ async fn serve() -> Result<(), lambda_http::Error> {
 
 /// The backend from the environment and the API over it.
 async fn start() -> Result<axum::Router, lambda_http::Error> {
-    let backend = aws_backend::AwsIot::from_env().await?;
+    let backend = aws_backend::AwsIot::from_env()?;
     Ok(lambda::app(
         Arc::new(backend),
         &lambda::cors_origins_from_env(),
