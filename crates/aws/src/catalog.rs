@@ -432,8 +432,7 @@ impl Catalog {
         let category = category_from(&self.category_item("GetItem", id).await?)?;
         let (children, children_next_token) = if category.parent_id.is_none() {
             let page = PageRequest {
-                max_results: MaxResults::parse(i64::from(MaxResults::MAX))
-                    .map_err(DomainError::Internal)?,
+                max_results: MaxResults::LARGEST,
                 next_token: None,
             };
             let children = self.query_categories(id.as_str(), page).await?;
@@ -1043,17 +1042,12 @@ impl Catalog {
     }
 
     pub(crate) async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download> {
-        let file = self.describe_file(id).await?;
-        if let Some(location) = file.location {
-            return Ok(Download {
-                url: location.into(),
-                expires_at: None,
-            });
-        }
-        if file.state == FileState::PendingUpload {
-            return Err(DomainError::InvalidStateTransition(format!(
-                "file {id} is PENDING_UPLOAD: it has no bytes to download yet"
-            )));
+        if let Some(download) = self
+            .describe_file(id)
+            .await?
+            .download_without_presigning()?
+        {
+            return Ok(download);
         }
         let expires_in = Duration::from_secs(expires_in_sec.max(1) as u64);
         let presigned = self

@@ -89,8 +89,7 @@ pub(crate) fn describe_category(conn: &Connection, id: &CategoryId) -> Res<Categ
     let category = describe_category_row(conn, id)?;
     let (children, children_next_token) = if category.parent_id.is_none() {
         let page = PageRequest {
-            max_results: MaxResults::parse(i64::from(MaxResults::MAX))
-                .map_err(DomainError::Internal)?,
+            max_results: MaxResults::LARGEST,
             next_token: None,
         };
         let children = list_categories(conn, Some(id.clone()), page)?;

@@ -724,17 +724,12 @@ impl Catalog for Emulator {
     }
 
     async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download> {
-        let file = self.describe_file(id).await?;
-        if let Some(location) = file.location {
-            return Ok(Download {
-                url: location.into(),
-                expires_at: None,
-            });
-        }
-        if file.state == FileState::PendingUpload {
-            return Err(DomainError::InvalidStateTransition(format!(
-                "file {id} is PENDING_UPLOAD: it has no bytes to download yet"
-            )));
+        if let Some(download) = self
+            .describe_file(id)
+            .await?
+            .download_without_presigning()?
+        {
+            return Ok(download);
         }
         let expires_at = self.clock.now() + time::Duration::seconds(expires_in_sec);
         Ok(Download {

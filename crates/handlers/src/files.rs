@@ -162,15 +162,18 @@ pub async fn describe_file(
     Ok(ok(One::File(&file)))
 }
 
+/// A lifecycle step of the file `id`, answered with the file.
+async fn transition(backend: AppState, id: String, step: Transition) -> HandlerResult {
+    let file = backend.transition_file(&file_id(id)?, step).await?;
+    Ok(ok(One::File(&file)))
+}
+
 pub async fn publish_file(
     State(backend): State<AppState>,
     Path(id): Path<String>,
     _: NoBody,
 ) -> HandlerResult {
-    let file = backend
-        .transition_file(&file_id(id)?, Transition::Publish)
-        .await?;
-    Ok(ok(One::File(&file)))
+    transition(backend, id, Transition::Publish).await
 }
 
 pub async fn deprecate_file(
@@ -178,10 +181,7 @@ pub async fn deprecate_file(
     Path(id): Path<String>,
     _: NoBody,
 ) -> HandlerResult {
-    let file = backend
-        .transition_file(&file_id(id)?, Transition::Deprecate)
-        .await?;
-    Ok(ok(One::File(&file)))
+    transition(backend, id, Transition::Deprecate).await
 }
 
 pub async fn start_file_upload(

@@ -345,6 +345,26 @@ pub struct File {
     pub updated_at: OffsetDateTime,
 }
 
+impl File {
+    /// Where to download the file when that needs no presigning: an external file's location.
+    /// None for a file whose stored bytes are to be presigned; a refusal while it has none.
+    pub fn download_without_presigning(&self) -> Result<Option<Download>, DomainError> {
+        if let Some(location) = &self.location {
+            return Ok(Some(Download {
+                url: location.as_str().to_owned(),
+                expires_at: None,
+            }));
+        }
+        if self.state == FileState::PendingUpload {
+            return Err(DomainError::InvalidStateTransition(format!(
+                "file {} is PENDING_UPLOAD: it has no bytes to download yet",
+                self.file_id
+            )));
+        }
+        Ok(None)
+    }
+}
+
 /// Body of `POST /categories`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

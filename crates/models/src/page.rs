@@ -12,6 +12,8 @@ impl MaxResults {
     pub const MAX: u32 = 250;
     /// The page size when a client names none.
     pub const DEFAULT: MaxResults = MaxResults(50);
+    /// The largest page.
+    pub const LARGEST: MaxResults = MaxResults(Self::MAX);
 
     pub fn parse(value: i64) -> Result<Self, String> {
         if (1..=i64::from(Self::MAX)).contains(&value) {
