@@ -28,7 +28,7 @@ use models::files::{
     Upload,
 };
 use models::ids::JobId;
-use models::{DomainError, MaxResults, NextToken, Page, PageRequest, Result};
+use models::{DomainError, NextToken, Page, PageRequest, Result};
 use time::OffsetDateTime;
 
 use crate::error::map_storage_error;
@@ -430,21 +430,14 @@ impl Catalog {
 
     pub(crate) async fn describe_category(&self, id: &CategoryId) -> Result<CategoryDetail> {
         let category = category_from(&self.category_item("GetItem", id).await?)?;
-        let (children, children_next_token) = if category.parent_id.is_none() {
-            let page = PageRequest {
-                max_results: MaxResults::LARGEST,
-                next_token: None,
-            };
-            let children = self.query_categories(id.as_str(), page).await?;
-            (Some(children.items), children.next_token)
-        } else {
-            (None, None)
+        let children = match category.parent_id {
+            None => Some(
+                self.query_categories(id.as_str(), CategoryDetail::children_page())
+                    .await?,
+            ),
+            Some(_) => None,
         };
-        Ok(CategoryDetail {
-            category,
-            children,
-            children_next_token,
-        })
+        Ok(CategoryDetail::new(category, children))
     }
 
     pub(crate) async fn list_categories(

@@ -6,7 +6,7 @@ use models::files::{
     FileId, FileState, FileUpdate, FileVersion, NewFile, Transition,
 };
 use models::ids::JobId;
-use models::{DomainError, MaxResults, Page, PageRequest};
+use models::{DomainError, Page, PageRequest};
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
 
 use crate::clock::{timestamp, Millis};
@@ -87,21 +87,15 @@ fn describe_category_row(conn: &Connection, id: &CategoryId) -> Res<Category> {
 
 pub(crate) fn describe_category(conn: &Connection, id: &CategoryId) -> Res<CategoryDetail> {
     let category = describe_category_row(conn, id)?;
-    let (children, children_next_token) = if category.parent_id.is_none() {
-        let page = PageRequest {
-            max_results: MaxResults::LARGEST,
-            next_token: None,
-        };
-        let children = list_categories(conn, Some(id.clone()), page)?;
-        (Some(children.items), children.next_token)
-    } else {
-        (None, None)
+    let children = match category.parent_id {
+        None => Some(list_categories(
+            conn,
+            Some(id.clone()),
+            CategoryDetail::children_page(),
+        )?),
+        Some(_) => None,
     };
-    Ok(CategoryDetail {
-        category,
-        children,
-        children_next_token,
-    })
+    Ok(CategoryDetail::new(category, children))
 }
 
 pub(crate) fn list_categories(

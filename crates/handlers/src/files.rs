@@ -78,13 +78,14 @@ pub struct ListFilesQuery {
     state: Option<FileState>,
 }
 
-pub async fn list_files_in_category(
-    State(backend): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<ListFilesQuery>,
+/// A page of files, of one category or of all, filtered as the query asks.
+async fn files_page(
+    backend: AppState,
+    category_id: Option<CategoryId>,
+    q: ListFilesQuery,
 ) -> HandlerResult {
     let filter = FileFilter {
-        category_id: Some(category_id(id)?),
+        category_id,
         locale: q.locale,
         state: q.state,
     };
@@ -95,20 +96,19 @@ pub async fn list_files_in_category(
     ))
 }
 
+pub async fn list_files_in_category(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ListFilesQuery>,
+) -> HandlerResult {
+    files_page(backend, Some(category_id(id)?), q).await
+}
+
 pub async fn list_files(
     State(backend): State<AppState>,
     Query(q): Query<ListFilesQuery>,
 ) -> HandlerResult {
-    let filter = FileFilter {
-        category_id: None,
-        locale: q.locale,
-        state: q.state,
-    };
-    let page = extract::page(q.max_results, q.next_token);
-    Ok(list_response(
-        "files",
-        backend.list_files(filter, page).await?,
-    ))
+    files_page(backend, None, q).await
 }
 
 pub async fn create_files(

@@ -314,6 +314,29 @@ pub struct CategoryDetail {
     pub children_next_token: Option<crate::NextToken>,
 }
 
+impl CategoryDetail {
+    /// The category, with `children` (the first page of its children) when it is a root.
+    pub fn new(category: Category, children: Option<crate::Page<Category>>) -> CategoryDetail {
+        let (children, children_next_token) = match children {
+            Some(page) => (Some(page.items), page.next_token),
+            None => (None, None),
+        };
+        CategoryDetail {
+            category,
+            children,
+            children_next_token,
+        }
+    }
+
+    /// The page of children a root's detail lists: the largest, from the start.
+    pub fn children_page() -> crate::PageRequest {
+        crate::PageRequest {
+            max_results: crate::MaxResults::LARGEST,
+            next_token: None,
+        }
+    }
+}
+
 /// A file as the API answers it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
