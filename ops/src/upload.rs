@@ -274,6 +274,13 @@ mod tests {
                 assert!(status.is_success(), "{path}: {status} {text}");
             }
         };
+        let get = |address: String| {
+            let request = http.get(address);
+            async move {
+                let reply: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+                reply
+            }
+        };
         call("/things", serde_json::json!({"thingName": "lamp-1"})).await;
         call(
             "/jobs",
@@ -305,28 +312,15 @@ mod tests {
             std::fs::read(dir.join("device").join(file.file_id.to_string())).unwrap(),
             bytes
         );
-        let execution: serde_json::Value = http
-            .get(format!("{url}/jobs/lamp-2-1/things/lamp-1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let execution = get(format!("{url}/jobs/lamp-2-1/things/lamp-1")).await;
         assert_eq!(execution["execution"]["status"], "SUCCEEDED");
 
         // A document whose checksum does not match the bytes: the device fails the job, saying why.
-        let download: serde_json::Value = http
-            .get(format!(
-                "{url}/files/by-id/{}/download",
-                file.file_id.as_str()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let download = get(format!(
+            "{url}/files/by-id/{}/download",
+            file.file_id.as_str()
+        ))
+        .await;
         let document = serde_json::json!({"files": [{
             "fileId": file.file_id.to_string(),
             "url": download["download"]["url"],
@@ -344,14 +338,7 @@ mod tests {
             .await
             .unwrap();
         assert!(lines.last().unwrap().contains("FAILED: file"), "{lines:?}");
-        let execution: serde_json::Value = http
-            .get(format!("{url}/jobs/tampered/things/lamp-1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let execution = get(format!("{url}/jobs/tampered/things/lamp-1")).await;
         assert_eq!(execution["execution"]["status"], "FAILED");
         let reason = execution["execution"]["statusDetails"]["detailsMap"]["reason"]
             .as_str()

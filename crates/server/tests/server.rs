@@ -63,6 +63,20 @@ async fn http(
     }
 }
 
+/// POSTs a JSON body and asserts a 200, naming the path and the reply otherwise.
+async fn post_ok(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Reply {
+    let reply = http(
+        addr,
+        Method::POST,
+        path,
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+    reply
+}
+
 /// Serves the app for `config` on a free loopback port; dropping the sender stops it.
 async fn start(
     config: &Config,

@@ -53,16 +53,7 @@ async fn local_on(apps: server::Apps) -> Local {
 
 impl Local {
     pub(crate) async fn post(&self, path: &str, body: serde_json::Value) -> Reply {
-        let reply = http(
-            self.api,
-            Method::POST,
-            path,
-            &[("content-type", "application/json")],
-            &body.to_string(),
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
-        reply
+        super::post_ok(self.api, path, &body).await
     }
 
     /// `count` things named `<prefix>-<n>`, all in a group named `prefix`.

@@ -25,16 +25,7 @@ fn local_path(url: &str) -> String {
 }
 
 async fn post(addr: std::net::SocketAddr, path: &str, body: Value) -> Value {
-    let reply = http(
-        addr,
-        Method::POST,
-        path,
-        &[("content-type", "application/json")],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap()
+    serde_json::from_str(&super::post_ok(addr, path, &body).await.body).unwrap()
 }
 
 /// A registered file for `BYTES` and the upload URL the API gives for it.
