@@ -20,12 +20,13 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use models::files::{
     Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, Download, File,
-    FileFilter, FileId, FileState, FileUpdate, FileVersion, NewFile, PresignedRequest, Transition,
-    Upload,
+    FileFilter, FileId, FileState, FileUpdate, FileVersion, MultipartUpload, NewFile, PartPlan,
+    PresignedRequest, Transition, Upload, UploadPart,
 };
 use models::ids::JobId;
 use models::{DomainError, NextToken, Page, PageRequest, Result};
@@ -266,6 +267,7 @@ impl Catalog {
                 Some(_) => Some(number(item, "size")? as u64),
                 None => None,
             },
+            upload_error: text_opt(item, "uploadError")?,
             document_url: match &location {
                 Some(location) => location.as_str().to_owned(),
                 None => self.document_url(&file_id),
@@ -297,11 +299,13 @@ impl Catalog {
     }
 
     pub(crate) async fn describe_file(&self, id: &FileId) -> Result<File> {
-        let item = self
-            .get("GetItem", file_pk(id))
+        self.file_from(&self.file_item(id).await?)
+    }
+
+    async fn file_item(&self, id: &FileId) -> Result<Item> {
+        self.get("GetItem", file_pk(id))
             .await?
-            .ok_or_else(|| DomainError::NotFound(format!("file {id} does not exist")))?;
-        self.file_from(&item)
+            .ok_or_else(|| DomainError::NotFound(format!("file {id} does not exist")))
     }
 
     /// Runs a transaction; a failed condition is reported with the position of its item.
@@ -933,17 +937,22 @@ impl Catalog {
     }
 
     pub(crate) async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload> {
-        let file = self.describe_file(id).await?;
-        if file.state != FileState::PendingUpload {
-            return Err(DomainError::InvalidStateTransition(format!(
-                "file {id} is {}: its bytes are uploaded once, while it is PENDING_UPLOAD",
-                file.state.as_str()
-            )));
+        let item = self.file_item(id).await?;
+        let file = self.file_from(&item)?;
+        if let Some(refused) = file.refuse_upload() {
+            return Err(refused);
         }
         if size > MAX_SINGLE_PUT {
             return Err(DomainError::LimitExceeded(format!(
-                "size: {size} bytes is more than one PUT to S3 carries ({MAX_SINGLE_PUT} bytes)"
+                "size: {size} bytes is more than one PUT to S3 carries ({MAX_SINGLE_PUT} bytes); \
+                 use POST /files/by-id/{id}/multipart-upload"
             )));
+        }
+        let earlier = multipart_of(&item)?;
+        self.record_upload(id, None, earlier.as_ref().map(|(u, _)| u.as_str()))
+            .await?;
+        if let Some((upload_id, _)) = earlier {
+            self.abort_multipart(id, &upload_id).await;
         }
         let expires_in = Duration::from_secs(models::files::DEFAULT_URL_EXPIRY_SECONDS as u64);
         let presigned = self
@@ -959,25 +968,385 @@ impl Catalog {
         Ok(Upload {
             file_id: id.clone(),
             size,
-            request: PresignedRequest {
-                method: presigned.method().to_owned(),
-                url: presigned.uri().to_owned(),
-                headers: presigned
-                    .headers()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                expires_at: OffsetDateTime::now_utc() + expires_in,
-            },
+            request: presigned_request(&presigned, expires_in),
         })
     }
 
+    /// Records on a PENDING_UPLOAD file the upload its bytes now come through (a multipart
+    /// upload's id and plan, or None for a single PUT) and forgets the last refusal, provided
+    /// the upload in progress is still `earlier`.
+    async fn record_upload(
+        &self,
+        id: &FileId,
+        multipart: Option<(&str, PartPlan)>,
+        earlier: Option<&str>,
+    ) -> Result<()> {
+        let mut update = self
+            .dynamodb
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(file_pk(id))))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(FileState::PendingUpload.as_str()))
+            .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())));
+        update = match multipart {
+            Some((upload_id, plan)) => update
+                .update_expression(
+                    "SET uploadId = :upload, uploadSize = :size, partSize = :part, \
+                     updatedAt = :now REMOVE uploadError",
+                )
+                .expression_attribute_values(":upload", s(upload_id))
+                .expression_attribute_values(":size", n(plan.size))
+                .expression_attribute_values(":part", n(plan.part_size)),
+            None => update.update_expression(
+                "SET updatedAt = :now REMOVE uploadId, uploadSize, partSize, uploadError",
+            ),
+        };
+        update = match earlier {
+            Some(earlier) => update
+                .condition_expression("#state = :pending AND uploadId = :earlier")
+                .expression_attribute_values(":earlier", s(earlier)),
+            None => {
+                update.condition_expression("#state = :pending AND attribute_not_exists(uploadId)")
+            }
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(DomainError::Conflict(format!(
+                "file {id}: another request started or completed its upload meanwhile; retry"
+            ))),
+            Err(err) => Err(map_storage_error("UpdateItem", err)),
+        }
+    }
+
+    /// Aborts a multipart upload whose parts are no longer wanted. A failure is logged only:
+    /// the bucket's lifecycle rule aborts what is left after seven days.
+    async fn abort_multipart(&self, id: &FileId, upload_id: &str) {
+        let aborted = self
+            .s3
+            .abort_multipart_upload()
+            .bucket(&self.storage.bucket)
+            .key(object_key(id))
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(error) = aborted {
+            tracing::warn!(%id, %upload_id, error = %aws_sdk_s3::error::DisplayErrorContext(&error), "aborting a replaced multipart upload failed");
+        }
+    }
+
+    pub(crate) async fn start_multipart_upload(
+        &self,
+        id: &FileId,
+        plan: PartPlan,
+    ) -> Result<MultipartUpload> {
+        let item = self.file_item(id).await?;
+        if let Some(refused) = self.file_from(&item)?.refuse_upload() {
+            return Err(refused);
+        }
+        let upload_id = match multipart_of(&item)? {
+            Some((upload_id, current)) if current == plan => upload_id,
+            earlier => {
+                let created = self
+                    .s3
+                    .create_multipart_upload()
+                    .bucket(&self.storage.bucket)
+                    .key(object_key(id))
+                    .send()
+                    .await
+                    .map_err(|e| map_storage_error("CreateMultipartUpload", e))?;
+                let upload_id = created.upload_id().unwrap_or_default().to_owned();
+                let earlier_id = earlier.as_ref().map(|(u, _)| u.as_str());
+                if let Err(refused) = self
+                    .record_upload(id, Some((&upload_id, plan)), earlier_id)
+                    .await
+                {
+                    self.abort_multipart(id, &upload_id).await;
+                    return Err(refused);
+                }
+                if let Some((earlier, _)) = earlier {
+                    self.abort_multipart(id, &earlier).await;
+                }
+                upload_id
+            }
+        };
+        let expires_in = Duration::from_secs(models::files::DEFAULT_URL_EXPIRY_SECONDS as u64);
+        let mut parts = Vec::with_capacity(plan.part_count as usize);
+        for number in 1..=plan.part_count {
+            let presigned = self
+                .s3
+                .upload_part()
+                .bucket(&self.storage.bucket)
+                .key(object_key(id))
+                .upload_id(&upload_id)
+                .part_number(number as i32)
+                .presigned(presigning(expires_in)?)
+                .await
+                .map_err(|e| DomainError::Internal(format!("presigning part {number}: {e}")))?;
+            parts.push(UploadPart {
+                part_number: number,
+                size: plan.part_len(number),
+                request: presigned_request(&presigned, expires_in),
+            });
+        }
+        Ok(MultipartUpload {
+            file_id: id.clone(),
+            upload_id,
+            size: plan.size,
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+            parts,
+        })
+    }
+
+    /// The parts S3 holds of a multipart upload: (number, bytes, ETag), ascending.
+    async fn uploaded_parts(
+        &self,
+        id: &FileId,
+        upload_id: &str,
+    ) -> Result<Vec<(u64, u64, String)>> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .s3
+                .list_parts()
+                .bucket(&self.storage.bucket)
+                .key(object_key(id))
+                .upload_id(upload_id)
+                .set_part_number_marker(marker)
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(err)
+                    if err.as_service_error().and_then(|e| e.code()) == Some("NoSuchUpload") =>
+                {
+                    return Err(DomainError::Conflict(format!(
+                        "file {id}: multipart upload {upload_id} no longer exists (it was \
+                         aborted); start a new one"
+                    )))
+                }
+                Err(err) => return Err(map_storage_error("ListParts", err)),
+            };
+            for part in page.parts() {
+                parts.push((
+                    part.part_number().unwrap_or(0) as u64,
+                    part.size().unwrap_or(0) as u64,
+                    part.e_tag().unwrap_or_default().to_owned(),
+                ));
+            }
+            marker = page.next_part_number_marker().map(str::to_owned);
+            if !page.is_truncated().unwrap_or(false) || marker.is_none() {
+                break;
+            }
+        }
+        parts.sort_unstable();
+        Ok(parts)
+    }
+
+    /// Puts a multipart upload's parts together in S3 and leaves the file VERIFYING: S3 then
+    /// tells the verifier function ([`Catalog::verify_upload`]), which hashes the object. The
+    /// file is VERIFYING before the object exists, so the verifier always finds it so.
+    async fn complete_multipart(
+        &self,
+        file: &File,
+        upload_id: &str,
+        plan: PartPlan,
+    ) -> Result<File> {
+        let id = &file.file_id;
+        let parts = self.uploaded_parts(id, upload_id).await?;
+        let sizes: Vec<(u64, u64)> = parts.iter().map(|(n, size, _)| (*n, *size)).collect();
+        if let Some(refused) = plan.refuse_parts(id, &sizes) {
+            return Err(refused);
+        }
+        let verifying = self
+            .set_upload_state(
+                id,
+                upload_id,
+                FileState::PendingUpload,
+                FileState::Verifying,
+            )
+            .await?;
+        let completed: Vec<_> = parts
+            .iter()
+            .filter(|(number, _, _)| *number <= plan.part_count)
+            .map(|(number, _, etag)| {
+                aws_sdk_s3::types::CompletedPart::builder()
+                    .part_number(*number as i32)
+                    .e_tag(etag)
+                    .build()
+            })
+            .collect();
+        let output = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(&self.storage.bucket)
+            .key(object_key(id))
+            .upload_id(upload_id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await;
+        if let Err(err) = output {
+            self.set_upload_state(
+                id,
+                upload_id,
+                FileState::Verifying,
+                FileState::PendingUpload,
+            )
+            .await?;
+            return Err(match err.as_service_error().and_then(|e| e.code()) {
+                Some(
+                    code @ ("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "NoSuchUpload"),
+                ) => DomainError::Conflict(format!(
+                    "file {id}: S3 refused to put the parts together ({code}): {}; send \
+                         the parts again, or start a new multipart upload",
+                    err.as_service_error()
+                        .and_then(|e| e.message())
+                        .unwrap_or("")
+                )),
+                _ => map_storage_error("CompleteMultipartUpload", err),
+            });
+        }
+        Ok(verifying)
+    }
+
+    /// Moves a file whose multipart upload is `upload_id` from `from` to `to`.
+    async fn set_upload_state(
+        &self,
+        id: &FileId,
+        upload_id: &str,
+        from: FileState,
+        to: FileState,
+    ) -> Result<File> {
+        let output = self
+            .dynamodb
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(file_pk(id))))
+            .update_expression("SET #state = :to, updatedAt = :now")
+            .condition_expression("#state = :from AND uploadId = :upload")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":upload", s(upload_id))
+            .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match output {
+            Ok(output) => self.file_from(&output.attributes.unwrap_or_default()),
+            Err(err) if is_condition_failure(&err) => Err(DomainError::Conflict(format!(
+                "file {id}: another request completed or replaced upload {upload_id} meanwhile"
+            ))),
+            Err(err) => Err(map_storage_error("UpdateItem", err)),
+        }
+    }
+
+    /// What S3's notification of a completed multipart upload starts: reads `object` (its key)
+    /// back, hashes it, and moves its VERIFYING file to DRAFT when the sha256 is the file's, or
+    /// back to PENDING_UPLOAD with `uploadError` (and the object deleted) when it is not.
+    pub(crate) async fn verify_upload(&self, object: &str) -> Result<Verification> {
+        let Some(id) = object
+            .strip_prefix("files/")
+            .and_then(|id| FileId::parse(id).ok())
+        else {
+            return Ok(Verification::Ignored(format!(
+                "{object} is not a file's object"
+            )));
+        };
+        let Some(item) = self.get("GetItem", file_pk(&id)).await? else {
+            return Ok(Verification::Ignored(format!("file {id} no longer exists")));
+        };
+        let file = self.file_from(&item)?;
+        if file.state != FileState::Verifying {
+            return Ok(Verification::Ignored(format!(
+                "file {id} is {}, not VERIFYING",
+                file.state.as_str()
+            )));
+        }
+        let fetched = self
+            .s3
+            .get_object()
+            .bucket(&self.storage.bucket)
+            .key(object)
+            .send()
+            .await
+            .map_err(|e| map_storage_error("GetObject", e))?;
+        let mut body = fetched.body;
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| DomainError::Unavailable(format!("reading {object}: {e}")))?
+        {
+            size += chunk.len() as u64;
+            sha2::Digest::update(&mut hasher, &chunk);
+        }
+        let actual = models::digest::hex(&sha2::Digest::finalize(hasher));
+        let matches = actual == file.checksum.as_str();
+        let mut update = self
+            .dynamodb
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(file_pk(&id))))
+            .condition_expression("#state = :verifying")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":verifying", s(FileState::Verifying.as_str()))
+            .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())));
+        let why = models::files::digest_mismatch(&actual, &file.checksum);
+        update = if matches {
+            update
+                .update_expression(
+                    "SET #state = :draft, #size = :size, verified = :true, updatedAt = :now \
+                     REMOVE uploadId, uploadSize, partSize, uploadError",
+                )
+                .expression_attribute_names("#size", "size")
+                .expression_attribute_values(":draft", s(FileState::Draft.as_str()))
+                .expression_attribute_values(":size", n(size))
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+        } else {
+            self.s3
+                .delete_object()
+                .bucket(&self.storage.bucket)
+                .key(object)
+                .send()
+                .await
+                .map_err(|e| map_storage_error("DeleteObject", e))?;
+            update
+                .update_expression(
+                    "SET #state = :pending, uploadError = :why, updatedAt = :now \
+                     REMOVE uploadId, uploadSize, partSize",
+                )
+                .expression_attribute_values(":pending", s(FileState::PendingUpload.as_str()))
+                .expression_attribute_values(":why", s(why.clone()))
+        };
+        match update.send().await {
+            Ok(_) if matches => Ok(Verification::Verified { size }),
+            Ok(_) => Ok(Verification::Refused(why)),
+            Err(err) if is_condition_failure(&err) => Ok(Verification::Ignored(format!(
+                "file {id} changed while its bytes were read"
+            ))),
+            Err(err) => Err(map_storage_error("UpdateItem", err)),
+        }
+    }
+
     pub(crate) async fn complete_upload(&self, id: &FileId) -> Result<File> {
-        let file = self.describe_file(id).await?;
+        let item = self.file_item(id).await?;
+        let file = self.file_from(&item)?;
         if file.state != FileState::PendingUpload {
             return Err(DomainError::InvalidStateTransition(format!(
                 "file {id} is {}: its upload was completed already",
                 file.state.as_str()
             )));
+        }
+        if let Some((upload_id, plan)) = multipart_of(&item)? {
+            return self.complete_multipart(&file, &upload_id, plan).await;
         }
         let no_bytes = || {
             DomainError::Conflict(format!(
@@ -1099,6 +1468,52 @@ enum Position {
     File,
     Version(usize),
     Category(usize),
+}
+
+/// What the verifier did with one object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// The bytes have the file's sha256: the file is DRAFT.
+    Verified { size: u64 },
+    /// They do not: the object is deleted and the file PENDING_UPLOAD, with this reason.
+    Refused(String),
+    /// Nothing to verify (not a file's object, or its file is not VERIFYING), and why.
+    Ignored(String),
+}
+
+/// A file's multipart upload in progress, as its item records it.
+fn multipart_of(item: &Item) -> Result<Option<(String, PartPlan)>> {
+    let Some(upload_id) = text_opt(item, "uploadId")? else {
+        return Ok(None);
+    };
+    let size = number(item, "uploadSize")? as u64;
+    let part_size = number(item, "partSize")? as u64;
+    if part_size == 0 {
+        return Err(stored_fault("partSize"));
+    }
+    Ok(Some((
+        upload_id,
+        PartPlan {
+            size,
+            part_size,
+            part_count: size.div_ceil(part_size),
+        },
+    )))
+}
+
+fn presigned_request(
+    presigned: &aws_sdk_s3::presigning::PresignedRequest,
+    expires_in: Duration,
+) -> PresignedRequest {
+    PresignedRequest {
+        method: presigned.method().to_owned(),
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        expires_at: OffsetDateTime::now_utc() + expires_in,
+    }
 }
 
 fn presigning(expires_in: Duration) -> Result<aws_sdk_s3::presigning::PresigningConfig> {

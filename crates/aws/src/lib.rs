@@ -18,7 +18,8 @@ use error::map_sdk_error;
 use models::fields::Text;
 use models::files::{
     Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, Download, File,
-    FileFilter, FileId, FileUpdate, FileVersion, NewFile, Transition, Upload,
+    FileFilter, FileId, FileUpdate, FileVersion, MultipartUpload, NewFile, PartPlan, Transition,
+    Upload,
 };
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingName};
 use models::job::{
@@ -42,7 +43,7 @@ pub fn http_client() -> aws_sdk_iot::config::SharedHttpClient {
         .build_https()
 }
 
-pub use catalog::FileStorage;
+pub use catalog::{FileStorage, Verification};
 
 pub struct AwsIot {
     /// The IoT control plane client, built on the first IoT call.
@@ -140,6 +141,17 @@ impl AwsIot {
         )));
         self.files = Some(files);
         self
+    }
+
+    /// Whether the firmware catalog's table and bucket were given.
+    pub fn serves_files(&self) -> bool {
+        self.files.is_some()
+    }
+
+    /// Verifies the object S3 reports at `key` once a multipart upload has put it together: the
+    /// work of the verifier function, which the bucket's notifications start.
+    pub async fn verify_upload(&self, key: &str) -> Result<Verification> {
+        self.catalog().await?.verify_upload(key).await
     }
 
     async fn catalog(&self) -> Result<&catalog::Catalog> {
@@ -997,6 +1009,10 @@ impl Catalog for AwsIot {
 
     async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload> {
         self.catalog().await?.start_upload(id, size).await
+    }
+
+    async fn start_multipart_upload(&self, id: &FileId, plan: PartPlan) -> Result<MultipartUpload> {
+        self.catalog().await?.start_multipart_upload(id, plan).await
     }
 
     async fn complete_upload(&self, id: &FileId) -> Result<File> {

@@ -3,7 +3,7 @@
 
 use models::files::{
     Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, File, FileFilter,
-    FileId, FileState, FileUpdate, FileVersion, NewFile, Transition,
+    FileId, FileState, FileUpdate, FileVersion, NewFile, PartPlan, Transition,
 };
 use models::ids::JobId;
 use models::{DomainError, Page, PageRequest};
@@ -169,7 +169,7 @@ pub(crate) fn delete_category(conn: &Connection, id: &CategoryId) -> Res<()> {
 }
 
 const FILE_COLUMNS: &str = "seq, file_id, category_id, version, locale, checksum, checksum_type, \
-     summary, description, state, verified, size, location, created_at, updated_at";
+     summary, description, state, verified, size, location, created_at, updated_at, upload_error";
 
 fn file_from_row(objects: &Objects, r: &Row<'_>) -> rusqlite::Result<File> {
     let file_id: FileId = rows::text(r, "file_id")?;
@@ -189,6 +189,7 @@ fn file_from_row(objects: &Objects, r: &Row<'_>) -> rusqlite::Result<File> {
         state: rows::text(r, "state")?,
         verified: r.get("verified")?,
         size: r.get::<_, Option<i64>>("size")?.map(|s| s as u64),
+        upload_error: r.get("upload_error")?,
         location,
         document_url,
         created_at: timestamp(r.get("created_at")?),
@@ -396,7 +397,69 @@ pub(crate) fn transition(
     describe_file(conn, objects, id)
 }
 
-/// Moves a file to `state`, recording its size when its bytes have just been verified.
+/// The multipart upload in progress of a file: its id and plan.
+pub(crate) fn multipart_upload(conn: &Connection, id: &FileId) -> Res<Option<(String, PartPlan)>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT upload_id, upload_size, part_size FROM files \
+             WHERE file_id = ?1 AND upload_id IS NOT NULL",
+        )?
+        .query_row([id.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .optional()?;
+    Ok(row.map(|(upload_id, size, part_size)| {
+        let (size, part_size) = (size as u64, part_size as u64);
+        let part_count = size.div_ceil(part_size);
+        (
+            upload_id,
+            PartPlan {
+                size,
+                part_size,
+                part_count,
+            },
+        )
+    }))
+}
+
+/// Records the upload a PENDING_UPLOAD file's bytes now come through (a multipart upload's id
+/// and plan, or None for a single PUT), forgetting any earlier one and its refusal.
+pub(crate) fn begin_upload(
+    conn: &Connection,
+    id: &FileId,
+    multipart: Option<(&str, PartPlan)>,
+    now: Millis,
+) -> Res<()> {
+    conn.prepare_cached(
+        "UPDATE files SET upload_id = :upload, upload_size = :size, part_size = :part, \
+         upload_error = NULL, updated_at = MAX(:now, updated_at + 1) WHERE file_id = :id",
+    )?
+    .execute(named_params! {
+        ":upload": multipart.map(|(upload, _)| upload),
+        ":size": multipart.map(|(_, plan)| plan.size as i64),
+        ":part": multipart.map(|(_, plan)| plan.part_size as i64),
+        ":now": now,
+        ":id": id.as_str(),
+    })?;
+    Ok(())
+}
+
+/// Ends a file's upload whose bytes were refused: it stays PENDING_UPLOAD, saying why.
+pub(crate) fn refuse_upload(conn: &Connection, id: &FileId, why: &str, now: Millis) -> Res<()> {
+    conn.prepare_cached(
+        "UPDATE files SET upload_id = NULL, upload_size = NULL, part_size = NULL, \
+         upload_error = :why, updated_at = MAX(:now, updated_at + 1) WHERE file_id = :id",
+    )?
+    .execute(named_params! {":why": why, ":now": now, ":id": id.as_str()})?;
+    Ok(())
+}
+
+/// Moves a file to `state`, recording its size (and ending its upload) when its bytes have just
+/// been verified.
 pub(crate) fn set_state(
     conn: &Connection,
     id: &FileId,
@@ -406,7 +469,11 @@ pub(crate) fn set_state(
 ) -> Res<()> {
     conn.prepare_cached(
         "UPDATE files SET state = :state, updated_at = MAX(:now, updated_at + 1), \
-         size = COALESCE(:size, size), verified = verified OR :size IS NOT NULL WHERE file_id = :id",
+         size = COALESCE(:size, size), verified = verified OR :size IS NOT NULL, \
+         upload_id = CASE WHEN :size IS NULL THEN upload_id END, \
+         upload_size = CASE WHEN :size IS NULL THEN upload_size END, \
+         part_size = CASE WHEN :size IS NULL THEN part_size END, \
+         upload_error = CASE WHEN :size IS NULL THEN upload_error END WHERE file_id = :id",
     )?
     .execute(named_params! {
         ":state": state.as_str(),

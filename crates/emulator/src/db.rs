@@ -193,6 +193,10 @@ CREATE TABLE IF NOT EXISTS files (
     location       TEXT,
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
+    upload_id      TEXT,
+    upload_size    INTEGER,
+    part_size      INTEGER,
+    upload_error   TEXT,
     UNIQUE (checksum, version)
 );
 CREATE INDEX IF NOT EXISTS files_by_category ON files (category_id, seq);
@@ -218,33 +222,54 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
-/// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2.
-const MIGRATIONS: [&str; 5] = [
+/// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2: the table it changes
+/// and how. A database older than that table gets it whole from `SCHEMA` instead.
+const MIGRATIONS: [(&str, &str); 6] = [
     // 2: the timers of IN_PROGRESS executions.
-    "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
+    (
+        "job_executions",
+        "ALTER TABLE job_executions ADD COLUMN in_progress_deadline INTEGER;
      ALTER TABLE job_executions ADD COLUMN step_deadline INTEGER;",
+    ),
     // 3: abort and retry configurations, and which retry an execution is.
-    "ALTER TABLE jobs ADD COLUMN abort_config TEXT;
+    (
+        "jobs",
+        "ALTER TABLE jobs ADD COLUMN abort_config TEXT;
      ALTER TABLE jobs ADD COLUMN retry_config TEXT;
      ALTER TABLE job_templates ADD COLUMN abort_config TEXT;
      ALTER TABLE job_templates ADD COLUMN retry_config TEXT;
      ALTER TABLE job_executions ADD COLUMN retry_attempt INTEGER NOT NULL DEFAULT 0;",
+    ),
     // 4: scheduling, and the rollout's progress.
-    "ALTER TABLE jobs ADD COLUMN scheduling_config TEXT;
+    (
+        "jobs",
+        "ALTER TABLE jobs ADD COLUMN scheduling_config TEXT;
      ALTER TABLE jobs ADD COLUMN start_due INTEGER;
      ALTER TABLE jobs ADD COLUMN end_due INTEGER;
      ALTER TABLE jobs ADD COLUMN rollout_next_at INTEGER;
      ALTER TABLE jobs ADD COLUMN rollout_rate INTEGER;
      ALTER TABLE jobs ADD COLUMN rollout_mark INTEGER NOT NULL DEFAULT 0;",
+    ),
     // 5: thing types, group attributes, dynamic groups' queries (thing types and shadows are
     // new tables, which SCHEMA creates).
-    "ALTER TABLE things ADD COLUMN thing_type TEXT;
+    (
+        "things",
+        "ALTER TABLE things ADD COLUMN thing_type TEXT;
      ALTER TABLE thing_groups ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
      ALTER TABLE thing_groups ADD COLUMN query TEXT;",
+    ),
     // 6: the firmware catalog, all new tables, which SCHEMA creates.
-    "",
+    ("files", ""),
+    // 7: a file's multipart upload in progress, and why its last upload was refused.
+    (
+        "files",
+        "ALTER TABLE files ADD COLUMN upload_id TEXT;
+     ALTER TABLE files ADD COLUMN upload_size INTEGER;
+     ALTER TABLE files ADD COLUMN part_size INTEGER;
+     ALTER TABLE files ADD COLUMN upload_error TEXT;",
+    ),
 ];
 
 /// Why the store could not be opened.
@@ -269,9 +294,15 @@ fn create_schema(conn: &Connection) -> Result<(), OpenError> {
         return Err(OpenError::SchemaVersion { found });
     }
     if has_tables {
-        for (from, migration) in MIGRATIONS.iter().enumerate().skip((found - 1) as usize) {
+        for (from, (table, migration)) in MIGRATIONS.iter().enumerate().skip((found - 1) as usize) {
             tracing::info!(from = from + 1, "migrating the local database");
             let to = from + 2;
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                [table],
+                |r| r.get(0),
+            )?;
+            let migration = if exists { migration } else { "" };
             conn.execute_batch(&format!(
                 "BEGIN; {migration} PRAGMA user_version = {to}; COMMIT;"
             ))?;
@@ -472,6 +503,9 @@ mod tests {
              ALTER TABLE thing_groups DROP COLUMN query;
              DROP TABLE thing_types;
              DROP TABLE shadows;
+             DROP TABLE categories;
+             DROP TABLE files;
+             DROP TABLE job_files;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -494,7 +528,33 @@ mod tests {
         conn.prepare("SELECT document FROM shadows").unwrap();
         conn.prepare("SELECT deprecated_at FROM thing_types")
             .unwrap();
+        conn.prepare("SELECT upload_id, upload_error FROM files")
+            .unwrap();
         drop(conn);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_6_catalog_gains_the_upload_columns() {
+        let dir = std::env::temp_dir().join(format!("iot-api-migrate-6-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "ALTER TABLE files DROP COLUMN upload_id;
+                 ALTER TABLE files DROP COLUMN upload_size;
+                 ALTER TABLE files DROP COLUMN part_size;
+                 ALTER TABLE files DROP COLUMN upload_error;
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT upload_id, upload_size, part_size, upload_error FROM files")
+            .unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

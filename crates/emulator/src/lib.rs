@@ -28,8 +28,9 @@ use models::device::{
 use models::fields::Text;
 use models::files::{
     sha256_header_value, Category, CategoryDetail, CategoryId, Checksum, CreateCategory,
-    Description, Download, File, FileFilter, FileId, FileState, FileUpdate, FileVersion, NewFile,
-    PresignedRequest, Transition, Upload, SHA256_HEADER,
+    Description, Download, File, FileFilter, FileId, FileState, FileUpdate, FileVersion,
+    MultipartUpload, NewFile, PartPlan, PresignedRequest, Transition, Upload, UploadPart,
+    SHA256_HEADER,
 };
 use models::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use models::ids::{ShadowName, ThingTypeName};
@@ -160,7 +161,110 @@ impl Emulator {
     }
 }
 
+fn internal(error: objects::ObjectError) -> DomainError {
+    DomainError::Internal(error.to_string())
+}
+
 impl Emulator {
+    /// Refuses an upload larger than the object store takes.
+    fn check_size(&self, size: u64) -> Result<()> {
+        let max = self.objects.max_size();
+        if size > max {
+            return Err(DomainError::LimitExceeded(format!(
+                "size: {size} bytes is more than this server accepts ({max} bytes; \
+                 iot-api-local --max-file-size)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn upload_expiry(&self) -> time::OffsetDateTime {
+        self.clock.now() + time::Duration::seconds(models::files::DEFAULT_URL_EXPIRY_SECONDS)
+    }
+
+    async fn multipart_in_progress(&self, id: &FileId) -> Result<Option<(String, PartPlan)>> {
+        let id = id.clone();
+        self.read(move |_, conn| catalog::multipart_upload(conn, &id))
+            .await
+    }
+
+    /// Records the upload a file's bytes now come through, discarding the parts of an earlier
+    /// multipart upload.
+    async fn begin_upload(&self, id: &FileId, multipart: Option<(String, PartPlan)>) -> Result<()> {
+        let earlier = self.multipart_in_progress(id).await?;
+        let id = id.clone();
+        self.write(move |_, tx, now| {
+            let multipart = multipart
+                .as_ref()
+                .map(|(upload, plan)| (upload.as_str(), *plan));
+            catalog::begin_upload(tx, &id, multipart, now)
+        })
+        .await?;
+        if let Some((upload_id, _)) = earlier {
+            self.discard_parts(&upload_id).await;
+        }
+        Ok(())
+    }
+
+    async fn discard_parts(&self, upload_id: &str) {
+        if let Err(error) = self.objects.discard_parts(upload_id).await {
+            tracing::warn!(%upload_id, %error, "removing an upload's parts failed");
+        }
+    }
+
+    /// Puts a multipart upload's parts together while hashing them: DRAFT when the whole has the
+    /// file's sha256; otherwise the bytes are discarded and the file stays PENDING_UPLOAD with
+    /// the reason, which the answer (a 409) gives too.
+    async fn complete_multipart(
+        &self,
+        id: &FileId,
+        upload_id: &str,
+        plan: PartPlan,
+    ) -> Result<File> {
+        let file = self.describe_file(id).await?;
+        let parts = self.objects.parts(upload_id).await.map_err(internal)?;
+        if let Some(refused) = plan.refuse_parts(id, &parts) {
+            return Err(refused);
+        }
+        let key = catalog::object_key(id);
+        let assembled = self
+            .objects
+            .assemble(&key, upload_id, plan.part_count, file.checksum.as_str())
+            .await;
+        let (id, objects, upload) = (id.clone(), self.objects.clone(), upload_id.to_owned());
+        let outcome = match assembled {
+            Ok(stored) => Ok(stored.size),
+            Err(objects::ObjectError::BadDigest { actual, .. }) => Err(actual),
+            Err(e) => return Err(internal(e)),
+        };
+        let result = self
+            .write(move |_, tx, now| {
+                // Another request may have completed or restarted this upload meanwhile.
+                let current = catalog::multipart_upload(tx, &id)?;
+                if current.as_ref().map(|(u, _)| u.as_str()) != Some(upload.as_str()) {
+                    return Err(DomainError::Conflict(format!(
+                        "file {id}: upload {upload} was completed or replaced meanwhile"
+                    ))
+                    .into());
+                }
+                match outcome {
+                    Ok(size) => {
+                        catalog::set_state(tx, &id, FileState::Draft, Some(size), now)?;
+                        Ok(Ok(catalog::describe_file(tx, &objects, &id)?))
+                    }
+                    Err(actual) => {
+                        let file = catalog::describe_file(tx, &objects, &id)?;
+                        let why = models::files::digest_mismatch(&actual, &file.checksum);
+                        catalog::refuse_upload(tx, &id, &why, now)?;
+                        Ok(Err(DomainError::Conflict(format!("file {id}: {why}"))))
+                    }
+                }
+            })
+            .await;
+        self.discard_parts(upload_id).await;
+        result?
+    }
+
     /// A device's execution with its job document's file placeholders presigned.
     async fn presigned_for_device(
         &self,
@@ -656,21 +760,12 @@ impl Catalog for Emulator {
 
     async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload> {
         let file = self.describe_file(id).await?;
-        if file.state != FileState::PendingUpload {
-            return Err(DomainError::InvalidStateTransition(format!(
-                "file {id} is {}: its bytes are uploaded once, while it is PENDING_UPLOAD",
-                file.state.as_str()
-            )));
+        if let Some(refused) = file.refuse_upload() {
+            return Err(refused);
         }
-        let max = self.objects.max_size();
-        if size > max {
-            return Err(DomainError::LimitExceeded(format!(
-                "size: {size} bytes is more than this server accepts ({max} bytes; \
-                 iot-api-local --max-file-size)"
-            )));
-        }
-        let expires_at =
-            self.clock.now() + time::Duration::seconds(models::files::DEFAULT_URL_EXPIRY_SECONDS);
+        self.check_size(size)?;
+        self.begin_upload(id, None).await?;
+        let expires_at = self.upload_expiry();
         let url = self.objects.presign(
             objects::Access::Put,
             &catalog::object_key(id),
@@ -693,7 +788,51 @@ impl Catalog for Emulator {
         })
     }
 
+    async fn start_multipart_upload(&self, id: &FileId, plan: PartPlan) -> Result<MultipartUpload> {
+        let file = self.describe_file(id).await?;
+        if let Some(refused) = file.refuse_upload() {
+            return Err(refused);
+        }
+        self.check_size(plan.size)?;
+        let upload_id = match self.multipart_in_progress(id).await? {
+            Some((upload_id, current)) if current == plan => upload_id,
+            _ => {
+                let upload_id = uuid::Uuid::new_v4().to_string();
+                self.begin_upload(id, Some((upload_id.clone(), plan)))
+                    .await?;
+                upload_id
+            }
+        };
+        let expires_at = self.upload_expiry();
+        let key = catalog::object_key(id);
+        let parts = (1..=plan.part_count)
+            .map(|number| UploadPart {
+                part_number: number,
+                size: plan.part_len(number),
+                request: PresignedRequest {
+                    method: "PUT".into(),
+                    url: self
+                        .objects
+                        .presign_part(&key, &upload_id, number, expires_at),
+                    headers: Default::default(),
+                    expires_at,
+                },
+            })
+            .collect();
+        Ok(MultipartUpload {
+            file_id: id.clone(),
+            upload_id,
+            size: plan.size,
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+            parts,
+        })
+    }
+
     async fn complete_upload(&self, id: &FileId) -> Result<File> {
+        if let Some((upload_id, plan)) = self.multipart_in_progress(id).await? {
+            return self.complete_multipart(id, &upload_id, plan).await;
+        }
         let stored = match self.objects.stat(&catalog::object_key(id)).await {
             Ok(stored) => Some(stored),
             Err(objects::ObjectError::NotFound(_)) => None,

@@ -7,6 +7,10 @@
 //! its digest (the ETag), and at most one version of a key is kept. URLs carry an expiry and an
 //! HMAC-SHA256 of method, key, expiry and (for a PUT) the sha256, under a secret kept beside the
 //! database, so they expire as S3's do and cannot be altered.
+//!
+//! A multipart upload's parts land under `<dir>/incoming/parts/<uploadId>/<partNumber>`, each
+//! whole or not at all; completing the upload streams them in order into a new object, hashed
+//! on the way and checked like a single PUT.
 
 use std::path::{Path, PathBuf};
 
@@ -29,12 +33,14 @@ pub const DEFAULT_MAX_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 pub enum ObjectError {
     #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
-    BadDigest(String),
+    #[error("the body's sha256 is {actual}, not the {expected} this upload was made for; the file stays PENDING_UPLOAD")]
+    BadDigest { actual: String, expected: String },
     #[error("the object is larger than this server's limit of {0} bytes (--max-file-size)")]
     TooLarge(u64),
     #[error("no object is stored at {0}")]
     NotFound(String),
+    #[error("no multipart upload {0} is in progress: ask the API for a new one")]
+    NoSuchUpload(String),
     #[error("the local object store failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -146,6 +152,27 @@ impl Objects {
         mac
     }
 
+    /// A URL allowing a PUT of part `number` of multipart upload `upload_id` of `key`.
+    pub fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u64,
+        expires: OffsetDateTime,
+    ) -> String {
+        let url = self.presign(
+            Access::Put,
+            key,
+            Some(&part_binding(upload_id, number)),
+            expires,
+        );
+        url.replacen(
+            '?',
+            &format!("?uploadId={upload_id}&partNumber={number}&"),
+            1,
+        )
+    }
+
     /// A URL allowing `access` to `key` until `expires`; a PUT's body must have `sha256` (hex).
     pub fn presign(
         &self,
@@ -167,7 +194,7 @@ impl Objects {
     }
 
     /// Checks a request's signature and expiry. `query` is the URL's query string; `sha256` is
-    /// the digest (hex) a PUT declares in its checksum header.
+    /// the digest (hex) a PUT declares in its checksum header, or [`part_binding`] for a part.
     pub fn authorize(
         &self,
         access: Access,
@@ -254,6 +281,16 @@ impl Objects {
     /// Starts writing `key`, whose bytes must hash to `sha256` (hex).
     pub async fn start_put(&self, key: &str, sha256: &str) -> Result<Incoming, ObjectError> {
         let target = self.key_dir(key)?;
+        self.incoming(target, Some(sha256.to_owned()), self.max_size())
+            .await
+    }
+
+    async fn incoming(
+        &self,
+        target: PathBuf,
+        expected: Option<String>,
+        max_size: u64,
+    ) -> Result<Incoming, ObjectError> {
         let temp = self
             .dir
             .join("incoming")
@@ -263,11 +300,76 @@ impl Objects {
             file: Some(file),
             temp,
             target,
-            expected: sha256.to_owned(),
+            expected,
             hasher: Sha256::new(),
             size: 0,
-            max_size: self.max_size(),
+            max_size,
         })
+    }
+
+    fn parts_dir(&self, upload_id: &str) -> Result<PathBuf, ObjectError> {
+        if uuid::Uuid::try_parse(upload_id).is_err() {
+            return Err(ObjectError::NoSuchUpload(upload_id.to_owned()));
+        }
+        Ok(self.dir.join("incoming").join("parts").join(upload_id))
+    }
+
+    /// Starts writing part `number` of multipart upload `upload_id`; a part written again
+    /// replaces the earlier one.
+    pub async fn start_part(&self, upload_id: &str, number: u64) -> Result<Incoming, ObjectError> {
+        let target = self.parts_dir(upload_id)?.join(number.to_string());
+        let max_size = self.max_size().min(models::files::MAX_PART_SIZE);
+        self.incoming(target, None, max_size).await
+    }
+
+    /// The parts of `upload_id` stored so far: (number, bytes), ascending.
+    pub async fn parts(&self, upload_id: &str) -> Result<Vec<(u64, u64)>, ObjectError> {
+        let mut parts = Vec::new();
+        let mut entries = match tokio::fs::read_dir(self.parts_dir(upload_id)?).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(parts),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if let Ok(number) = entry.file_name().to_string_lossy().parse::<u64>() {
+                parts.push((number, entry.metadata().await?.len()));
+            }
+        }
+        parts.sort_unstable();
+        Ok(parts)
+    }
+
+    /// Streams parts 1 to `part_count` of `upload_id`, in order, into the object `key`, which
+    /// lands only if the whole hashes to `sha256` (hex).
+    pub async fn assemble(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_count: u64,
+        sha256: &str,
+    ) -> Result<Stored, ObjectError> {
+        let dir = self.parts_dir(upload_id)?;
+        let mut object = self.start_put(key, sha256).await?;
+        let mut buffer = vec![0; 1024 * 1024];
+        for number in 1..=part_count {
+            let mut part = tokio::fs::File::open(dir.join(number.to_string())).await?;
+            loop {
+                let read = tokio::io::AsyncReadExt::read(&mut part, &mut buffer).await?;
+                if read == 0 {
+                    break;
+                }
+                object.write(&buffer[..read]).await?;
+            }
+        }
+        object.finish().await
+    }
+
+    /// Removes the parts of `upload_id`; none there is no error.
+    pub async fn discard_parts(&self, upload_id: &str) -> Result<(), ObjectError> {
+        match tokio::fs::remove_dir_all(self.parts_dir(upload_id)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Removes `key`'s object; nothing there is no error.
@@ -279,12 +381,20 @@ impl Objects {
     }
 }
 
-/// An object being written. Dropped before [`Incoming::finish`], it leaves nothing behind.
+/// What a part's URL is signed for besides method, key and expiry.
+pub fn part_binding(upload_id: &str, number: u64) -> String {
+    format!("part:{upload_id}:{number}")
+}
+
+/// An object (or a part) being written. Dropped before [`Incoming::finish`], it leaves nothing
+/// behind.
 pub struct Incoming {
     file: Option<tokio::fs::File>,
     temp: PathBuf,
+    /// An object's key directory (the object is named by its digest), or a part's own path.
     target: PathBuf,
-    expected: String,
+    /// The sha256 an object must have; None for a part, checked when the parts are assembled.
+    expected: Option<String>,
     hasher: Sha256,
     size: u64,
     max_size: u64,
@@ -306,12 +416,11 @@ impl Incoming {
     /// Checks the digest, syncs the bytes and moves them into place.
     pub async fn finish(mut self) -> Result<Stored, ObjectError> {
         let actual = digest::hex(&std::mem::take(&mut self.hasher).finalize());
-        if actual != self.expected {
-            return Err(ObjectError::BadDigest(format!(
-                "the body's sha256 is {actual}, not the {} this upload was made for; the file \
-                 stays PENDING_UPLOAD",
-                self.expected
-            )));
+        if let Some(expected) = self.expected.as_ref().filter(|e| **e != actual) {
+            return Err(ObjectError::BadDigest {
+                expected: expected.clone(),
+                actual,
+            });
         }
         let Some(mut file) = self.file.take() else {
             return Err(ObjectError::Io(std::io::Error::other("written twice")));
@@ -319,10 +428,14 @@ impl Incoming {
         file.flush().await?;
         file.sync_all().await?;
         drop(file);
-        tokio::fs::create_dir_all(&self.target).await?;
-        let path = self.target.join(&actual);
+        let path = match self.expected {
+            Some(_) => self.target.join(&actual),
+            None => self.target.clone(),
+        };
+        let dir = path.parent().unwrap_or(&self.target).to_owned();
+        tokio::fs::create_dir_all(&dir).await?;
         tokio::fs::rename(&self.temp, &path).await?;
-        sync_dir(&self.target).await?;
+        sync_dir(&dir).await?;
         Ok(Stored {
             path,
             size: self.size,
@@ -402,6 +515,38 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(incoming, 0, "no temporary file is left behind");
+    }
+
+    #[tokio::test]
+    async fn parts_are_assembled_in_order_and_checked_whole() {
+        let store = Objects::temporary().unwrap();
+        let upload = uuid::Uuid::new_v4().to_string();
+        for (number, bytes) in [(2, b"dle".as_slice()), (1, b"mid"), (3, b"!")] {
+            let mut part = store.start_part(&upload, number).await.unwrap();
+            part.write(bytes).await.unwrap();
+            part.finish().await.unwrap();
+        }
+        assert_eq!(
+            store.parts(&upload).await.unwrap(),
+            [(1, 3), (2, 3), (3, 1)]
+        );
+        let wrong = store.assemble("files/p", &upload, 3, &sha(b"middle")).await;
+        assert!(matches!(wrong, Err(ObjectError::BadDigest { .. })));
+        assert!(
+            store.stat("files/p").await.is_err(),
+            "no object from wrong bytes"
+        );
+        let stored = store
+            .assemble("files/p", &upload, 3, &sha(b"middle!"))
+            .await
+            .unwrap();
+        assert_eq!((stored.size, stored.sha256), (7, sha(b"middle!")));
+        store.discard_parts(&upload).await.unwrap();
+        assert!(store.parts(&upload).await.unwrap().is_empty());
+        assert!(
+            store.start_part("../x", 1).await.is_err(),
+            "upload ids are UUIDs"
+        );
     }
 
     #[tokio::test]

@@ -290,7 +290,8 @@ pub fn file_id(value: String) -> Result<FileId, ApiError> {
 mod request_bodies {
     use models::device::{StartNextBody, UpdateBody};
     use models::files::{
-        CreateCategory, CreateFiles, DeleteFiles, StartUpload, UpdateCategory, UpdateFiles,
+        CreateCategory, CreateFiles, DeleteFiles, StartMultipartUpload, StartUpload,
+        UpdateCategory, UpdateFiles,
     };
     use models::job::{
         AssociateTargets, CancelExecutionBody, CancelJobBody, CreateJob, CreateJobTemplate,
@@ -314,6 +315,11 @@ mod request_bodies {
     impl RequestBody for CreateCategory {}
     impl RequestBody for UpdateCategory {}
     impl RequestBody for StartUpload {}
+    impl RequestBody for StartMultipartUpload {
+        fn check(&self) -> Result<(), DomainError> {
+            self.plan().map(|_| ())
+        }
+    }
     impl RequestBody for CreateFiles {
         fn check(&self) -> Result<(), DomainError> {
             CreateFiles::check(self)

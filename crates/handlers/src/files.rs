@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use models::files::{CategoryId, Checksum};
 use models::files::{
     CreateCategory, CreateFiles, DeleteFiles, FileFilter, FileState, FileVersion, Locale,
-    StartUpload, Transition, UpdateCategory, UpdateFiles, DEFAULT_URL_EXPIRY_SECONDS,
+    StartMultipartUpload, StartUpload, Transition, UpdateCategory, UpdateFiles,
+    DEFAULT_URL_EXPIRY_SECONDS,
 };
 use models::{DomainError, MaxResults, NextToken};
 use serde::Deserialize;
@@ -194,6 +195,16 @@ pub async fn start_file_upload(
     }
     let upload = backend.start_upload(&file_id(id)?, body.size).await?;
     Ok(ok(One::Upload(&upload)))
+}
+
+pub async fn start_multipart_upload(
+    State(backend): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<StartMultipartUpload>,
+) -> HandlerResult {
+    let id = file_id(id)?;
+    let upload = backend.start_multipart_upload(&id, body.plan()?).await?;
+    Ok(ok(One::MultipartUpload(&upload)))
 }
 
 pub async fn complete_file_upload(

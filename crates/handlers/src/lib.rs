@@ -130,8 +130,9 @@ operations! {
     "describeFile" GET "/files/by-id/{fileId}" => files::describe_file, ["dynamodb:GetItem"];
     "publishFile" PUT "/files/by-id/{fileId}/publish" => files::publish_file, ["dynamodb:UpdateItem", "dynamodb:GetItem"];
     "deprecateFile" PUT "/files/by-id/{fileId}/deprecate" => files::deprecate_file, ["dynamodb:UpdateItem", "dynamodb:GetItem"];
-    "startFileUpload" POST "/files/by-id/{fileId}/upload" => files::start_file_upload, ["dynamodb:GetItem", "s3:PutObject"];
-    "completeFileUpload" POST "/files/by-id/{fileId}/upload/complete" => files::complete_file_upload, ["dynamodb:GetItem", "s3:GetObject", "dynamodb:UpdateItem"];
+    "startFileUpload" POST "/files/by-id/{fileId}/upload" => files::start_file_upload, ["dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObject", "s3:AbortMultipartUpload"];
+    "startMultipartUpload" POST "/files/by-id/{fileId}/multipart-upload" => files::start_multipart_upload, ["dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObject", "s3:AbortMultipartUpload"];
+    "completeFileUpload" POST "/files/by-id/{fileId}/upload/complete" => files::complete_file_upload, ["dynamodb:GetItem", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject", "dynamodb:UpdateItem"];
     "downloadFile" GET "/files/by-id/{fileId}/download" => files::download_file, ["dynamodb:GetItem", "s3:GetObject"];
 }
 
@@ -192,6 +193,12 @@ fn path_matches(template: &str, path: &str) -> bool {
 /// comma-separated: `cargo xtask synth` sets it on each function from the stack's CORS settings,
 /// and the Lambda bootstrap reads it (API Gateway answers the preflights).
 pub const CORS_ORIGINS_VARIABLE: &str = "IOT_API_CORS_ORIGINS";
+
+/// The environment variable telling the Lambda bootstrap which function it is: unset, the API;
+/// [`VERIFIER_FUNCTION`], the function the files bucket notifies when a multipart upload
+/// completes. `cargo xtask synth` sets it on the verifier.
+pub const FUNCTION_VARIABLE: &str = "IOT_API_FUNCTION";
+pub const VERIFIER_FUNCTION: &str = "verify-uploads";
 
 /// CORS for browsers on `origins` (`*` for any): the layer the local server and the Lambda share.
 /// An origin that is not a valid header value is refused, naming it.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use models::device::DeviceExecution;
-use models::files::{Category, CategoryDetail, Download, File, Upload};
+use models::files::{Category, CategoryDetail, Download, File, MultipartUpload, Upload};
 use models::ids::{JobId, JobTemplateId};
 use models::job::{Job, JobExecution, JobTemplate};
 use models::registry::{Created as RegistryCreated, Thing, ThingGroup, ThingType};
@@ -76,6 +76,8 @@ pub(crate) enum One<'a> {
     File(&'a File),
     Files(&'a [File]),
     Upload(&'a Upload),
+    #[serde(rename = "upload")]
+    MultipartUpload(&'a MultipartUpload),
     Download(&'a Download),
     /// A device's view of its execution, on the jobs data plane.
     #[serde(rename = "execution")]

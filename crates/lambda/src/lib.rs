@@ -41,6 +41,38 @@ pub fn app(backend: Arc<dyn Backend>, cors_origins: &[String]) -> Result<axum::R
     ))
 }
 
+pub use handlers::{FUNCTION_VARIABLE, VERIFIER_FUNCTION as VERIFIER};
+
+/// Whether this process is the upload verifier rather than the API.
+pub fn is_verifier() -> bool {
+    std::env::var(FUNCTION_VARIABLE).is_ok_and(|v| v == VERIFIER)
+}
+
+/// The verifier's work for one S3 event: each object it reports is read back and hashed, and
+/// its file becomes DRAFT or PENDING_UPLOAD with the reason (`AwsIot::verify_upload`). An error
+/// fails the invocation, and Lambda retries an S3 event twice. Object keys arrive URL-encoded;
+/// a file's key (`files/<uuid>`) reads the same encoded or not, and any other is ignored.
+pub async fn verify_uploads(
+    backend: &aws_backend::AwsIot,
+    event: aws_lambda_events::event::s3::S3Event,
+) -> Result<serde_json::Value, lambda_http::Error> {
+    let mut outcomes = Vec::new();
+    for record in event.records {
+        let Some(key) = record.s3.object.key else {
+            continue;
+        };
+        let outcome = backend.verify_upload(&key).await?;
+        let (verdict, detail) = match &outcome {
+            aws_backend::Verification::Verified { size } => ("verified", size.to_string()),
+            aws_backend::Verification::Refused(why) => ("refused", why.clone()),
+            aws_backend::Verification::Ignored(why) => ("ignored", why.clone()),
+        };
+        tracing::info!(%key, verdict, detail, "upload checked");
+        outcomes.push(serde_json::json!({"key": key, "verdict": verdict, "detail": detail}));
+    }
+    Ok(serde_json::json!({ "objects": outcomes }))
+}
+
 /// The error type Lambda shows for a function that could not start.
 pub const INIT_ERROR_TYPE: &str = "Runtime.ConfigurationError";
 

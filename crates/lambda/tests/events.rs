@@ -100,7 +100,7 @@ async fn invoke(app: &axum::Router, fixture: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn every_operation_answers_its_real_api_gateway_event() {
-    let cases: [(&str, u16, &str); 67] = [
+    let cases: [(&str, u16, &str); 68] = [
         ("search_things", 200, "things"),
         ("update_thing", 200, "updated"),
         ("list_thing_groups_for_thing", 200, "thingGroups"),
@@ -165,6 +165,7 @@ async fn every_operation_answers_its_real_api_gateway_event() {
         ("publish_file_unknown", 404, "error"),
         ("deprecate_file_unknown", 404, "error"),
         ("start_file_upload_unknown", 404, "error"),
+        ("start_multipart_upload_unknown", 404, "error"),
         ("complete_file_upload_unknown", 404, "error"),
         ("download_file_unknown", 404, "error"),
         // Without a body, the delete of a QUEUED execution has no force: refused, not a crash.

@@ -136,3 +136,65 @@ async fn a_function_that_cannot_start_tells_the_runtime_api_why() {
     );
     assert!(runtime.answers().is_empty());
 }
+
+/// An S3 notification of a completed multipart upload, as the files bucket sends it.
+fn s3_event(key: &str) -> String {
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-12-03T12:00:00.000Z",
+        "eventName": "ObjectCreated:CompleteMultipartUpload",
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "verify-multipart-uploads",
+            "bucket": {"name": "iot-api-files", "arn": "arn:aws:s3:::iot-api-files"},
+            "object": {"key": key, "size": 12582912, "eTag": "0123456789abcdef0123456789abcdef-3"}
+        }
+    }]})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_takes_s3_events_through_the_runtime_api() {
+    let runtime = RuntimeApi::start().await.unwrap();
+    // Not a file's object: answered without a call to AWS, which shows the event was read.
+    runtime.push("event-0", s3_event("exports/report.csv"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "iot-api-verifier")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCOUNT_ID", "000000000000")
+        .env(lambda::FUNCTION_VARIABLE, lambda::VERIFIER)
+        .env("IOT_API_FILES_TABLE", "iot-api-files")
+        .env("IOT_API_FILES_BUCKET", "iot-api-files")
+        .env(
+            "IOT_API_PRESIGN_ROLE_ARN",
+            "arn:aws:iam::000000000000:role/iot-api-presign",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let finished = runtime.wait_for(1, Duration::from_secs(30)).await;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        finished,
+        "the event was not answered in 30 s; logs:\n{logs}"
+    );
+    let answer = &runtime.answers()[0];
+    assert!(!answer.failed, "{}\nlogs:\n{logs}", answer.body);
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["objects"][0]["verdict"], "ignored", "{body}");
+    assert_eq!(body["objects"][0]["key"], "exports/report.csv", "{body}");
+}

@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::fields::Text;
 use crate::files::{
     Category, CategoryDetail, CategoryId, Checksum, CreateCategory, Description, Download, File,
-    FileFilter, FileId, FileUpdate, FileVersion, NewFile, Transition, Upload,
+    FileFilter, FileId, FileUpdate, FileVersion, MultipartUpload, NewFile, PartPlan, Transition,
+    Upload,
 };
 use crate::ids::{JobId, JobTemplateId, Location, Target, ThingGroupName, ThingName};
 use crate::ids::{ShadowName, ThingTypeName};
@@ -217,7 +218,12 @@ pub trait Catalog: Send + Sync + 'static {
     // Bytes.
     /// A presigned PUT for a PENDING_UPLOAD file's `size` bytes, checked against its sha256.
     async fn start_upload(&self, id: &FileId, size: u64) -> Result<Upload>;
+    /// Starts (or, for the same plan, resumes with fresh URLs) a multipart upload of a
+    /// PENDING_UPLOAD file: a presigned PUT per part.
+    async fn start_multipart_upload(&self, id: &FileId, plan: PartPlan) -> Result<MultipartUpload>;
     /// Records the uploaded bytes' size once their sha256 is verified: PENDING_UPLOAD to DRAFT.
+    /// A multipart upload's parts are put together first; where its bytes cannot be hashed
+    /// within the request (AWS), the file is VERIFYING until a verifier has read them.
     async fn complete_upload(&self, id: &FileId) -> Result<File>;
     /// A presigned GET living `expires_in_sec`, or an external file's location.
     async fn download_file(&self, id: &FileId, expires_in_sec: i64) -> Result<Download>;

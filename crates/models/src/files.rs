@@ -170,12 +170,14 @@ text_field!(
 );
 
 /// Where a file stands. Uploaded files start PENDING_UPLOAD and become DRAFT once their bytes
-/// are verified; files registered with an external location start DRAFT. Only PUBLISHED and
-/// DEPRECATED files may be delivered by jobs; a published file's content and checksum are frozen.
+/// are verified; a multipart upload on AWS is VERIFYING while its object is read back and hashed.
+/// Files registered with an external location start DRAFT. Only PUBLISHED and DEPRECATED files
+/// may be delivered by jobs; a published file's content and checksum are frozen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FileState {
     PendingUpload,
+    Verifying,
     Draft,
     Published,
     Deprecated,
@@ -185,6 +187,7 @@ impl FileState {
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::PendingUpload => "PENDING_UPLOAD",
+            FileState::Verifying => "VERIFYING",
             FileState::Draft => "DRAFT",
             FileState::Published => "PUBLISHED",
             FileState::Deprecated => "DEPRECATED",
@@ -194,6 +197,7 @@ impl FileState {
     pub fn parse(text: &str) -> Option<FileState> {
         [
             Self::PendingUpload,
+            Self::Verifying,
             Self::Draft,
             Self::Published,
             Self::Deprecated,
@@ -233,6 +237,10 @@ impl Transition {
         let why = match (self, state) {
             (Transition::Publish, FileState::PendingUpload) => {
                 "its bytes have not been uploaded and verified yet; upload them first".to_owned()
+            }
+            (Transition::Publish, FileState::Verifying) => {
+                "its uploaded bytes are still being verified; publish it once it is DRAFT"
+                    .to_owned()
             }
             _ => format!("only a {} file can be", from.as_str()),
         };
@@ -356,6 +364,10 @@ pub struct File {
     /// Bytes, once known (after an upload).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// Why the last upload's bytes were refused (their sha256 or size differed), while the file
+    /// is PENDING_UPLOAD again; cleared when a new upload starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_error: Option<String>,
     /// Where an externally stored file lives; absent for files uploaded through the API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<ExternalLocation>,
@@ -378,13 +390,25 @@ impl File {
                 expires_at: None,
             }));
         }
-        if self.state == FileState::PendingUpload {
+        if matches!(self.state, FileState::PendingUpload | FileState::Verifying) {
             return Err(DomainError::InvalidStateTransition(format!(
-                "file {} is PENDING_UPLOAD: it has no bytes to download yet",
-                self.file_id
+                "file {} is {}: it has no verified bytes to download yet",
+                self.file_id,
+                self.state.as_str()
             )));
         }
         Ok(None)
+    }
+
+    /// The refusal of a new upload of this file's bytes, or None while it is PENDING_UPLOAD.
+    pub fn refuse_upload(&self) -> Option<DomainError> {
+        (self.state != FileState::PendingUpload).then(|| {
+            DomainError::InvalidStateTransition(format!(
+                "file {} is {}: its bytes are uploaded once, while it is PENDING_UPLOAD",
+                self.file_id,
+                self.state.as_str()
+            ))
+        })
     }
 }
 
@@ -572,6 +596,148 @@ pub struct Upload {
     pub request: PresignedRequest,
 }
 
+/// The smallest part of a multipart upload but the last (S3's limit).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part of a multipart upload (S3's limit).
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// The most parts one multipart upload has. S3 allows 10,000; 1,000 presigned parts keep the
+/// answer under Lambda's 6 MB response limit and still reach S3's 5 TiB object limit.
+pub const MAX_PARTS: u64 = 1000;
+/// The part size a multipart upload gets when the request names none (grown for large files so
+/// that they fit in [`MAX_PARTS`]).
+pub const DEFAULT_PART_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Body of `POST /files/by-id/{fileId}/multipart-upload`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartMultipartUpload {
+    pub size: u64,
+    pub part_size: Option<u64>,
+}
+
+/// How a multipart upload cuts a file: `part_count` parts of `part_size` bytes, the last
+/// holding the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartPlan {
+    pub size: u64,
+    pub part_size: u64,
+    pub part_count: u64,
+}
+
+impl StartMultipartUpload {
+    /// The plan this request asks for, or the rule it breaks.
+    pub fn plan(&self) -> Result<PartPlan, DomainError> {
+        let size = self.size;
+        if size == 0 {
+            return Err(DomainError::validation("size", "must be at least 1 byte"));
+        }
+        if size > MAX_PARTS * MAX_PART_SIZE {
+            return Err(DomainError::validation(
+                "size",
+                format!(
+                    "must be at most {} bytes ({MAX_PARTS} parts of {MAX_PART_SIZE} bytes)",
+                    MAX_PARTS * MAX_PART_SIZE
+                ),
+            ));
+        }
+        let smallest = size.div_ceil(MAX_PARTS);
+        let part_size = match self.part_size {
+            Some(part_size) => {
+                if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+                    return Err(DomainError::validation(
+                        "partSize",
+                        format!("must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes (5 MiB to 5 GiB), got {part_size}"),
+                    ));
+                }
+                if part_size < smallest {
+                    return Err(DomainError::validation(
+                        "partSize",
+                        format!(
+                            "must be at least {smallest} bytes for {size} bytes to fit in \
+                             {MAX_PARTS} parts"
+                        ),
+                    ));
+                }
+                part_size
+            }
+            None => DEFAULT_PART_SIZE.max(smallest.div_ceil(1024 * 1024) * 1024 * 1024),
+        };
+        Ok(PartPlan {
+            size,
+            part_size,
+            part_count: size.div_ceil(part_size),
+        })
+    }
+}
+
+impl PartPlan {
+    /// The bytes part `number` (1-based) carries.
+    pub fn part_len(&self, number: u64) -> u64 {
+        if number < self.part_count {
+            self.part_size
+        } else {
+            self.size - (self.part_count - 1) * self.part_size
+        }
+    }
+
+    /// The refusal of a completed upload whose parts are not this plan's: a part missing or of
+    /// another size. `parts` are (number, bytes), ascending.
+    pub fn refuse_parts(&self, file_id: &FileId, parts: &[(u64, u64)]) -> Option<DomainError> {
+        let refuse = |why: String| {
+            Some(DomainError::Conflict(format!(
+                "file {file_id}: {why}; PUT it to its URL from POST \
+                 /files/by-id/{file_id}/multipart-upload and complete again"
+            )))
+        };
+        for number in 1..=self.part_count {
+            let want = self.part_len(number);
+            match parts.iter().find(|(n, _)| *n == number) {
+                None => {
+                    return refuse(format!(
+                        "part {number} of {} was not uploaded",
+                        self.part_count
+                    ))
+                }
+                Some((_, got)) if *got != want => {
+                    return refuse(format!("part {number} holds {got} bytes, not {want}"))
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+}
+
+/// One part's presigned PUT.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadPart {
+    pub part_number: u64,
+    pub size: u64,
+    #[serde(flatten)]
+    pub request: PresignedRequest,
+}
+
+/// How to upload a file's bytes in parts: a presigned PUT per part, then complete.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartUpload {
+    pub file_id: FileId,
+    pub upload_id: String,
+    pub size: u64,
+    pub part_size: u64,
+    pub part_count: u64,
+    pub parts: Vec<UploadPart>,
+}
+
+/// Why bytes whose sha256 is not the file's were refused, as the file's `uploadError` says.
+pub fn digest_mismatch(actual: &str, expected: &Checksum) -> String {
+    format!(
+        "the uploaded bytes' sha256 is {actual}, not the file's checksum {expected}; they were \
+         discarded and the file is PENDING_UPLOAD: upload the right bytes again"
+    )
+}
+
 /// `GET /files/by-id/{fileId}/download`: a presigned GET, or an external file's location.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -697,6 +863,44 @@ mod tests {
                 placeholder("https://elsewhere/x")
             )
         );
+    }
+
+    #[test]
+    fn multipart_plans_fit_s3_and_the_part_limit() {
+        let mib = 1024 * 1024;
+        let plan = |size, part_size| StartMultipartUpload { size, part_size }.plan();
+        let small = plan(11 * mib, Some(5 * mib)).unwrap();
+        assert_eq!(
+            (small.part_count, small.part_len(1), small.part_len(3)),
+            (3, 5 * mib, mib)
+        );
+        assert_eq!(plan(10, None).unwrap().part_count, 1);
+        // 1 TiB in the default parts would need 16,384 of them: the size grows to fit 1,000.
+        let big = plan(1024 * 1024 * mib, None).unwrap();
+        assert!(
+            big.part_count <= MAX_PARTS && big.part_size % mib == 0,
+            "{big:?}"
+        );
+        for (size, part_size, field) in [
+            (0, None, "size"),
+            (10 * mib, Some(mib), "partSize"),
+            (10 * mib, Some(6 * 1024 * mib), "partSize"),
+            (10_000 * mib, Some(5 * mib), "partSize"),
+            (MAX_PARTS * MAX_PART_SIZE + 1, None, "size"),
+        ] {
+            let refused = plan(size, part_size).unwrap_err().to_string();
+            assert!(refused.contains(field), "{size} {part_size:?}: {refused}");
+        }
+        let id = FileId::parse("0a8e4b5c-1d2e-4f60-8a9b-0c1d2e3f4a5b").unwrap();
+        assert!(small
+            .refuse_parts(&id, &[(1, 5 * mib), (2, 5 * mib), (3, mib)])
+            .is_none());
+        let missing = small.refuse_parts(&id, &[(1, 5 * mib), (3, mib)]).unwrap();
+        assert!(missing.to_string().contains("part 2 of 3"), "{missing}");
+        let short = small
+            .refuse_parts(&id, &[(1, 5 * mib), (2, mib), (3, mib)])
+            .unwrap();
+        assert!(short.to_string().contains("part 2 holds"), "{short}");
     }
 
     #[test]

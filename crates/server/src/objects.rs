@@ -38,9 +38,10 @@ fn refuse(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Re
 fn object_error(error: ObjectError) -> Response {
     match error {
         ObjectError::Forbidden(m) => refuse(StatusCode::FORBIDDEN, "AccessDenied", m),
-        ObjectError::BadDigest(m) => refuse(StatusCode::BAD_REQUEST, "BadDigest", m),
+        e @ ObjectError::BadDigest { .. } => refuse(StatusCode::BAD_REQUEST, "BadDigest", e),
         e @ ObjectError::TooLarge(_) => refuse(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", e),
         e @ ObjectError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "NoSuchKey", e),
+        e @ ObjectError::NoSuchUpload(_) => refuse(StatusCode::NOT_FOUND, "NoSuchUpload", e),
         ObjectError::Io(e) => {
             tracing::error!(error = %e, "local object store");
             refuse(
@@ -60,8 +61,18 @@ async fn object(
     let query = request.uri().query().unwrap_or("").to_owned();
     let now = emulator.clock().now();
     let store = emulator.objects();
-    let result = match *request.method() {
-        Method::PUT => {
+    let result = match (request.method().clone(), part_of(&query)) {
+        (Method::PUT, Some((upload_id, number))) => {
+            let binding = emulator::objects::part_binding(&upload_id, number);
+            if let Err(e) = store.authorize(Access::Put, &key, &query, Some(&binding), now) {
+                return object_error(e);
+            }
+            match store.start_part(&upload_id, number).await {
+                Ok(incoming) => put(incoming, store.max_size(), request).await,
+                Err(e) => Err(e),
+            }
+        }
+        (Method::PUT, None) => {
             let Some(sha256) = declared_sha256(request.headers()) else {
                 return refuse(
                     StatusCode::BAD_REQUEST,
@@ -72,9 +83,12 @@ async fn object(
             if let Err(e) = store.authorize(Access::Put, &key, &query, Some(&sha256), now) {
                 return object_error(e);
             }
-            put(store, &key, &sha256, request).await
+            match store.start_put(&key, &sha256).await {
+                Ok(incoming) => put(incoming, store.max_size(), request).await,
+                Err(e) => Err(e),
+            }
         }
-        Method::GET | Method::HEAD => {
+        (Method::GET | Method::HEAD, _) => {
             if let Err(e) = store.authorize(Access::Get, &key, &query, None, now) {
                 return object_error(e);
             }
@@ -97,10 +111,24 @@ fn declared_sha256(headers: &HeaderMap) -> Option<String> {
     (bytes.len() == 32).then(|| models::digest::hex(&bytes))
 }
 
+/// The upload id and part number of a part's URL.
+fn part_of(query: &str) -> Option<(String, u64)> {
+    let mut upload_id = None;
+    let mut number = None;
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        match name {
+            "uploadId" => upload_id = Some(value.to_owned()),
+            "partNumber" => number = value.parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    Some((upload_id?, number?))
+}
+
+/// Streams a PUT's body into `incoming`, refusing a declared length beyond `max_size` at once.
 async fn put(
-    store: &emulator::objects::Objects,
-    key: &str,
-    sha256: &str,
+    mut incoming: emulator::objects::Incoming,
+    max_size: u64,
     request: Request,
 ) -> Result<Response, ObjectError> {
     let declared_length = request
@@ -108,10 +136,9 @@ async fn put(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > store.max_size()) {
-        return Err(ObjectError::TooLarge(store.max_size()));
+    if declared_length.is_some_and(|length| length > max_size) {
+        return Err(ObjectError::TooLarge(max_size));
     }
-    let mut incoming = store.start_put(key, sha256).await?;
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| std::io::Error::other(format!("reading the body: {e}")))?;

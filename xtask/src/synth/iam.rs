@@ -91,8 +91,12 @@ pub(super) fn catalog_resources(action: &str) -> anyhow::Result<(String, Vec<Val
         | "dynamodb:UpdateItem"
         | "dynamodb:DeleteItem"
         | "dynamodb:ConditionCheckItem" => vec![table],
-        "s3:GetObject" | "s3:PutObject" | "s3:DeleteObject" => {
-            vec![json!({"Fn::Sub": "${FilesBucket.Arn}/files/*"})]
+        "s3:GetObject"
+        | "s3:PutObject"
+        | "s3:DeleteObject"
+        | "s3:AbortMultipartUpload"
+        | "s3:ListMultipartUploadParts" => {
+            vec![super::catalog::files_arn()]
         }
         "iam:PassRole" => vec![json!({"Fn::GetAtt": ["PresignRole", "Arn"]})],
         other => bail!("no IAM resource scope is known for {other}; add it to catalog_resources"),

@@ -148,76 +148,28 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             .collect();
         actions.sort_unstable();
         actions.dedup();
-        let log_group = format!("{function}Logs");
-        let role = format!("{function}Role");
-        let mut statements = iam_statements(&actions)?;
-        statements.push(json!({
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            // A log group's Arn attribute ends in ":*", which covers its streams.
-            "Resource": [{"Fn::GetAtt": [log_group, "Arn"]}],
-        }));
-        if settings.tracing {
-            statements.push(json!({
-                "Effect": "Allow",
-                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                "Resource": ["*"],
-            }));
-        }
-        resources.insert(log_group.clone(), json!({
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {"RetentionInDays": settings.log_retention_days},
-            "Metadata": checkov_skips(&[
-                ("CKV_AWS_158", "Function logs hold no secrets; CloudWatch encrypts them at rest with its own key."),
-                ]),
-        }));
-        resources.insert(role.clone(), json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "Description": format!("Runs {function}: the IoT, catalog and bucket actions of its operations, its own logs."),
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }]
-                },
-                "Policies": [{
-                    "PolicyName": "operations",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                }],
-                "Tags": tags_list(settings),
-            }
-        }));
         let operation_ids: Vec<&str> = members.iter().map(|n| operations[*n].id.as_str()).collect();
         let mut description = format!("IoT device API: {}", operation_ids.join(", "));
         if description.len() > 256 {
             description = format!("IoT device API: {} operations", operation_ids.len());
         }
-        resources.insert(function.clone(), json!({
-            "Type": "AWS::Lambda::Function",
-            "Properties": {
-                "Description": description,
-                "Runtime": "provided.al2023",
-                "Handler": "bootstrap",
-                "Architectures": [settings.architecture.lambda_name()],
-                "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "ArtifactKey"}},
-                "MemorySize": settings.memory_mb,
-                "Timeout": settings.timeout_seconds,
-                "Role": {"Fn::GetAtt": [role, "Arn"]},
-                "Environment": {"Variables": environment(settings)},
-                "LoggingConfig": {"LogGroup": {"Ref": log_group}, "LogFormat": "Text"},
-                "TracingConfig": {"Mode": if settings.tracing { "Active" } else { "PassThrough" }},
-                "Tags": tags_list(settings),
-            },
-            "Metadata": checkov_skips(&[
+        let spec = FunctionSpec {
+            name: function,
+            description,
+            actions: &actions,
+            environment: environment(settings),
+            memory_mb: settings.memory_mb,
+            timeout_seconds: settings.timeout_seconds,
+            skips: &[
                 ("CKV_AWS_116", "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations."),
                 ("CKV_AWS_117", "Calls only public AWS endpoints (IoT, DynamoDB, S3); a VPC would add NAT costs and no isolation."),
                 ("CKV_AWS_115", "Concurrency is bounded by the stage's throttling; reserving it would take from the account's pool."),
                 ("CKV_AWS_173", "The environment holds no secrets (account id, log level, CORS origins, table and bucket names)."),
-            ]),
-        }));
+            ],
+        };
+        for (name, resource) in lambda_function(settings, spec)? {
+            resources.insert(name, resource);
+        }
         for n in members {
             let op = &operations[*n];
             // Only this operation's method and path, through this API.
@@ -247,7 +199,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             }));
         }
     }
-    for (name, resource) in super::catalog::resources(settings) {
+    for (name, resource) in super::catalog::resources(settings)? {
         resources.insert(name, resource);
     }
     if let Authorization::Custom { authorizer_arn } = &settings.authorization {
@@ -298,6 +250,100 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             },
         },
     }))
+}
+
+/// What makes one Lambda function of the stack.
+pub(super) struct FunctionSpec<'a> {
+    /// Its logical id; its role and log group are named after it.
+    pub name: &'a str,
+    pub description: String,
+    /// The IAM actions its role allows, each scoped by `iam::statements`.
+    pub actions: &'a [&'static str],
+    pub environment: Value,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    /// Checkov checks it does not meet on purpose, with the reason.
+    pub skips: &'a [(&'a str, &'a str)],
+}
+
+/// A function running the bootstrap artifact, its role (its actions, its own logs and, when
+/// tracing is on, X-Ray) and its log group.
+pub(super) fn lambda_function(
+    settings: &Settings,
+    spec: FunctionSpec<'_>,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let function = spec.name;
+    let log_group = format!("{function}Logs");
+    let role = format!("{function}Role");
+    let mut statements = iam_statements(spec.actions)?;
+    statements.push(json!({
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        // A log group's Arn attribute ends in ":*", which covers its streams.
+        "Resource": [{"Fn::GetAtt": [log_group, "Arn"]}],
+    }));
+    if settings.tracing {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": ["*"],
+        }));
+    }
+    Ok(vec![
+        (
+            log_group.clone(),
+            json!({
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"RetentionInDays": settings.log_retention_days},
+                "Metadata": checkov_skips(&[
+                    ("CKV_AWS_158", "Function logs hold no secrets; CloudWatch encrypts them at rest with its own key."),
+                ]),
+            }),
+        ),
+        (
+            role.clone(),
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Description": format!("Runs {function}: the IoT, catalog and bucket actions its work needs, its own logs."),
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }]
+                    },
+                    "Policies": [{
+                        "PolicyName": "operations",
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                    }],
+                    "Tags": tags_list(settings),
+                }
+            }),
+        ),
+        (
+            function.to_owned(),
+            json!({
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Description": spec.description,
+                    "Runtime": "provided.al2023",
+                    "Handler": "bootstrap",
+                    "Architectures": [settings.architecture.lambda_name()],
+                    "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "ArtifactKey"}},
+                    "MemorySize": spec.memory_mb,
+                    "Timeout": spec.timeout_seconds,
+                    "Role": {"Fn::GetAtt": [role, "Arn"]},
+                    "Environment": {"Variables": spec.environment},
+                    "LoggingConfig": {"LogGroup": {"Ref": log_group}, "LogFormat": "Text"},
+                    "TracingConfig": {"Mode": if settings.tracing { "Active" } else { "PassThrough" }},
+                    "Tags": tags_list(settings),
+                },
+                "Metadata": checkov_skips(spec.skips),
+            }),
+        ),
+    ])
 }
 
 /// The functions' environment: the account for ARNs, the log level, and the CORS origins the

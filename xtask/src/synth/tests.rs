@@ -1,5 +1,7 @@
 //! The template synth writes, checked against the contract, the settings and AWS's rules.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 
 use super::api_gateway::*;
@@ -134,7 +136,7 @@ fn writes_are_scoped_to_the_account_and_region_and_only_lists_take_any_resource(
                     "{actions:?} on {resource}"
                 );
             } else if actions[0].starts_with("s3:") {
-                assert_eq!(resource, &json!({"Fn::Sub": "${FilesBucket.Arn}/files/*"}));
+                assert_eq!(resource, &super::catalog::files_arn());
             } else if actions[0] == "iam:PassRole" {
                 assert_eq!(resource, &json!({"Fn::GetAtt": ["PresignRole", "Arn"]}));
                 assert_eq!(
@@ -155,7 +157,10 @@ fn each_permission_lets_only_this_api_call_only_its_operation() {
         .as_object()
         .unwrap()
         .values()
-        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .filter(|r| {
+            r["Type"] == "AWS::Lambda::Permission"
+                && r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        })
         .collect();
     assert_eq!(permissions.len(), handlers::OPERATIONS.len());
     let arn = template["Resources"]["CreateJobPermission"]["Properties"]["SourceArn"]["Fn::Sub"]
@@ -436,7 +441,7 @@ fn the_catalog_keeps_its_data_and_the_presign_role_only_reads_files() {
     );
     assert_eq!(
         presign["Policies"][0]["PolicyDocument"]["Statement"],
-        json!([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [{"Fn::Sub": "${FilesBucket.Arn}/files/*"}]}])
+        json!([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [super::catalog::files_arn()]}])
     );
     let variables = &resources["ApiFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(
@@ -445,6 +450,206 @@ fn the_catalog_keeps_its_data_and_the_presign_role_only_reads_files() {
     );
     assert_eq!(
         variables["IOT_API_FILES_BUCKET"],
-        json!({"Ref": "FilesBucket"})
+        super::catalog::bucket_name()
     );
+}
+
+/// What CloudFormation's intrinsic functions make of `value` in a stack with `stack_id`: enough
+/// of `Ref`, `Fn::Join`, `Fn::Select`, `Fn::Split` and `Fn::Sub` for names made from the id.
+fn evaluate(value: &Value, stack_id: &str) -> String {
+    let strings = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Array(items) => items.iter().map(|i| evaluate(i, stack_id)).collect(),
+            other => vec![evaluate(other, stack_id)],
+        }
+    };
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.contains_key("Ref") => match o["Ref"].as_str().unwrap() {
+            "AWS::StackId" => stack_id.to_owned(),
+            "AWS::Partition" => "aws".to_owned(),
+            other => panic!("no value for Ref {other}"),
+        },
+        Value::Object(o) if o.contains_key("Fn::Join") => {
+            let args = o["Fn::Join"].as_array().unwrap();
+            strings(&args[1]).join(args[0].as_str().unwrap())
+        }
+        Value::Object(o) if o.contains_key("Fn::Split") => {
+            let args = o["Fn::Split"].as_array().unwrap();
+            evaluate(&args[1], stack_id)
+                .split(args[0].as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join("\u{0}")
+        }
+        Value::Object(o) if o.contains_key("Fn::Select") => {
+            let args = o["Fn::Select"].as_array().unwrap();
+            let list = evaluate(&args[1], stack_id);
+            list.split('\u{0}')
+                .nth(args[0].as_u64().unwrap() as usize)
+                .unwrap()
+                .to_owned()
+        }
+        Value::Object(o) if o.contains_key("Fn::Sub") => {
+            let args = o["Fn::Sub"].as_array().unwrap();
+            let mut text = args[0]
+                .as_str()
+                .unwrap()
+                .replace("${AWS::Partition}", "aws");
+            for (name, v) in args[1].as_object().unwrap() {
+                text = text.replace(&format!("${{{name}}}"), &evaluate(v, stack_id));
+            }
+            text
+        }
+        other => panic!("cannot evaluate {other}"),
+    }
+}
+
+/// S3 refuses the bucket unless its name is 3 to 63 characters of lowercase letters, digits,
+/// dots and hyphens, begins and ends with a letter or digit, and is not shaped like an IP
+/// address ("Bucket naming rules", Amazon S3 User Guide). The verifier's permission names the
+/// bucket before it exists, so both must make the same name.
+#[test]
+fn the_bucket_name_made_from_the_stack_id_is_one_s3_accepts_and_the_permission_names() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::PerTag)).unwrap();
+    let resources = &template["Resources"];
+    let stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/Device-API_prod/1c2fa620-982a-11e3-aff7-50e2416294e0";
+    let name = evaluate(
+        &resources["FilesBucket"]["Properties"]["BucketName"],
+        stack_id,
+    );
+    assert_eq!(name, "iot-api-files-1c2fa620-982a-11e3-aff7-50e2416294e0");
+    assert!((3..=63).contains(&name.len()), "{name}");
+    assert!(name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'));
+    assert!(name.starts_with(|c: char| c.is_ascii_alphanumeric()));
+    assert!(name.ends_with(|c: char| c.is_ascii_alphanumeric()));
+    let permission = &resources["VerifierPermission"]["Properties"];
+    assert_eq!(
+        evaluate(&permission["SourceArn"], stack_id),
+        format!("arn:aws:s3:::{name}")
+    );
+    assert_eq!(
+        evaluate(&super::catalog::files_arn(), stack_id),
+        format!("arn:aws:s3:::{name}/files/*")
+    );
+}
+
+#[test]
+fn the_verifier_hears_only_completed_multipart_uploads_and_may_only_verify() {
+    let template = template(&read_spec().unwrap(), &settings(Grouping::PerTag)).unwrap();
+    let resources = &template["Resources"];
+    let bucket = &resources["FilesBucket"];
+    // S3 checks at creation that it may invoke the function it notifies.
+    assert_eq!(bucket["DependsOn"], json!(["VerifierPermission"]));
+    let notification = &bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"];
+    assert_eq!(
+        notification,
+        &json!([{
+            "Event": "s3:ObjectCreated:CompleteMultipartUpload",
+            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "files/"}]}},
+            "Function": {"Fn::GetAtt": ["VerifierFunction", "Arn"]},
+        }])
+    );
+    let permission = &resources["VerifierPermission"]["Properties"];
+    assert_eq!(permission["Principal"], "s3.amazonaws.com");
+    assert_eq!(
+        permission["SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
+    let function = &resources["VerifierFunction"]["Properties"];
+    assert_eq!(
+        function["Environment"]["Variables"][handlers::FUNCTION_VARIABLE],
+        handlers::VERIFIER_FUNCTION
+    );
+    assert_eq!(function["Timeout"], 900);
+    let mut expected: Vec<String> = super::catalog::VERIFIER_ACTIONS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(allowed_actions(&template, "VerifierFunctionRole"), expected);
+}
+
+/// The resources a resource waits for: those it names with `Ref`, `Fn::GetAtt` or `Fn::Sub`, and
+/// its `DependsOn`.
+fn references(value: &Value, names: &BTreeSet<String>, found: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(o) => {
+            for (key, v) in o {
+                match (key.as_str(), v) {
+                    ("Ref", Value::String(name)) if names.contains(name) => {
+                        found.insert(name.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(args)) => {
+                        found.extend(
+                            args[0]
+                                .as_str()
+                                .map(str::to_owned)
+                                .filter(|n| names.contains(n)),
+                        );
+                    }
+                    ("Fn::Sub", _) => {
+                        let text = match v {
+                            Value::Array(args) => args[0].as_str().unwrap_or(""),
+                            other => other.as_str().unwrap_or(""),
+                        };
+                        for part in text.split("${").skip(1) {
+                            let name = part.split(['}', '.']).next().unwrap_or("");
+                            if names.contains(name) {
+                                found.insert(name.to_owned());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                references(v, names, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| references(i, names, found)),
+        _ => {}
+    }
+}
+
+/// CloudFormation refuses a template whose resources wait for each other in a circle ("Circular
+/// dependency between resources"), which only a deploy would show.
+#[test]
+fn no_resources_wait_for_each_other_in_a_circle() {
+    for grouping in [Grouping::PerOperation, Grouping::PerTag, Grouping::Single] {
+        let template = template(&read_spec().unwrap(), &settings(grouping)).unwrap();
+        let resources = template["Resources"].as_object().unwrap();
+        let names: BTreeSet<String> = resources.keys().cloned().collect();
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, resource) in resources {
+            let mut found = BTreeSet::new();
+            references(resource, &names, &mut found);
+            edges.insert(name.clone(), found);
+        }
+        // Kahn's algorithm: whatever cannot be ordered is in a circle.
+        let mut waiting: BTreeMap<&String, usize> =
+            edges.iter().map(|(n, e)| (n, e.len())).collect();
+        let mut ready: Vec<&String> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .collect();
+        while let Some(done) = ready.pop() {
+            waiting.remove(done);
+            for (name, needs) in &edges {
+                if needs.contains(done) {
+                    if let Some(count) = waiting.get_mut(name) {
+                        *count -= 1;
+                        if *count == 0 {
+                            ready.push(name);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            waiting.is_empty(),
+            "{grouping:?}: in a circle: {:?}",
+            waiting.keys().collect::<Vec<_>>()
+        );
+    }
 }

@@ -67,6 +67,12 @@ fn moto_config(url: String) -> aws_config::SdkConfig {
         .build()
 }
 
+/// S3 and DynamoDB clients on moto, to do what moto keeps the API from doing there.
+pub fn moto_catalog_clients() -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
+    let config = moto_config(moto_url());
+    (s3_client(&config), aws_sdk_dynamodb::Client::new(&config))
+}
+
 /// An IoT client on moto, to set up what the API cannot make there.
 pub fn moto_iot() -> aws_sdk_iot::Client {
     aws_sdk_iot::Client::new(&moto_config(moto_url()))
@@ -74,7 +80,8 @@ pub fn moto_iot() -> aws_sdk_iot::Client {
 
 /// A device speaking AWS's jobs data plane (moto has none: the tests that need a device are
 /// ignored on moto, and `mocked` covers what they check).
-struct DataPlaneDevice(aws_sdk_iotjobsdataplane::Client);
+/// It also plays S3's notification of a completed multipart upload, which starts the verifier.
+struct DataPlaneDevice(aws_sdk_iotjobsdataplane::Client, Arc<AwsIot>);
 
 #[async_trait::async_trait]
 impl Device for DataPlaneDevice {
@@ -90,11 +97,19 @@ impl Device for DataPlaneDevice {
             .await
             .expect("the device's report is taken");
     }
+
+    async fn upload_completed(&self, file_id: &str) {
+        let verdict = self.1.verify_upload(&format!("files/{file_id}")).await;
+        assert!(
+            !matches!(verdict, Ok(aws_backend::Verification::Ignored(_)) | Err(_)),
+            "the verifier did nothing: {verdict:?}"
+        );
+    }
 }
 
 /// The catalog's table and bucket on moto for this test.
-const TABLE: &str = "iot-api-files";
-const BUCKET: &str = "iot-api-files";
+pub const TABLE: &str = "iot-api-files";
+pub const BUCKET: &str = "iot-api-files";
 const PRESIGN_ROLE: &str = "arn:aws:iam::000000000000:role/iot-api-presign";
 
 /// Creates the catalog's table as the stack's template defines it (keys, indexes, billing), and
@@ -138,15 +153,18 @@ pub fn fresh() -> Fresh {
         region: "us-east-1".into(),
         account: "000000000000".into(),
     };
-    let device = DataPlaneDevice(aws_sdk_iotjobsdataplane::Client::new(&config));
-    let backend = AwsIot::new(config, location).with_files(aws_backend::FileStorage {
-        table: TABLE.into(),
-        bucket: BUCKET.into(),
-        presign_role_arn: PRESIGN_ROLE.into(),
-        path_style: true,
-    });
+    let jobs = aws_sdk_iotjobsdataplane::Client::new(&config);
+    let backend = Arc::new(
+        AwsIot::new(config, location).with_files(aws_backend::FileStorage {
+            table: TABLE.into(),
+            bucket: BUCKET.into(),
+            presign_role_arn: PRESIGN_ROLE.into(),
+            path_style: true,
+        }),
+    );
+    let device = DataPlaneDevice(jobs, Arc::clone(&backend));
     Fresh {
-        backend: Arc::new(backend),
+        backend,
         device: Arc::new(device),
         isolation: Box::new(turn),
         objects: None,

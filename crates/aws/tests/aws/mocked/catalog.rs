@@ -230,3 +230,159 @@ async fn a_checksum_and_version_are_claimed_in_the_transaction_that_registers_th
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(transaction.num_calls(), 1);
 }
+
+const UPLOAD_ID: &str = "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA";
+const MIB: i64 = 1024 * 1024;
+
+/// A PENDING_UPLOAD file with a multipart upload of 12 MiB in 5 MiB parts (three) in progress.
+fn file_uploading_in_parts() -> HashMap<String, AttributeValue> {
+    let mut item = pending_file();
+    item.insert("uploadId".into(), AttributeValue::S(UPLOAD_ID.into()));
+    item.insert(
+        "uploadSize".into(),
+        AttributeValue::N((12 * MIB).to_string()),
+    );
+    item.insert("partSize".into(), AttributeValue::N((5 * MIB).to_string()));
+    item
+}
+
+fn in_state(state: &str) -> HashMap<String, AttributeValue> {
+    let mut item = file_uploading_in_parts();
+    item.insert("state".into(), AttributeValue::S(state.into()));
+    item
+}
+
+/// ListParts answering `parts`: (number, bytes).
+fn listed_parts(parts: &'static [(i32, i64)]) -> Rule {
+    mock!(aws_sdk_s3::Client::list_parts)
+        .match_requests(|r| r.upload_id() == Some(UPLOAD_ID))
+        .then_output(move || {
+            let parts = parts.iter().map(|(number, size)| {
+                aws_sdk_s3::types::Part::builder()
+                    .part_number(*number)
+                    .size(*size)
+                    .e_tag(format!("\"etag-{number}\""))
+                    .build()
+            });
+            aws_sdk_s3::operation::list_parts::ListPartsOutput::builder()
+                .set_parts(Some(parts.collect()))
+                .is_truncated(false)
+                .build()
+        })
+}
+
+/// UpdateItem moving the file from one state to another, on the condition of its upload.
+fn moved(from: &'static str, to: &'static str) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(move |r| {
+            let values = r.expression_attribute_values().unwrap();
+            r.condition_expression() == Some("#state = :from AND uploadId = :upload")
+                && values.get(":from") == Some(&AttributeValue::S(from.into()))
+                && values.get(":to") == Some(&AttributeValue::S(to.into()))
+                && values.get(":upload") == Some(&AttributeValue::S(UPLOAD_ID.into()))
+        })
+        .then_output(move || {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder()
+                .set_attributes(Some(in_state(to)))
+                .build()
+        })
+}
+
+fn uploading() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .set_item(Some(file_uploading_in_parts()))
+            .build()
+    })
+}
+
+const THREE_PARTS: &[(i32, i64)] = &[(1, 5 * MIB), (2, 5 * MIB), (3, 2 * MIB)];
+
+#[tokio::test]
+async fn a_completed_multipart_upload_is_verifying_once_s3_has_put_its_parts_together() {
+    let (get, list, verifying) = (
+        uploading(),
+        listed_parts(THREE_PARTS),
+        moved("PENDING_UPLOAD", "VERIFYING"),
+    );
+    let complete = mock!(aws_sdk_s3::Client::complete_multipart_upload)
+        .match_requests(|r| {
+            let parts = r.multipart_upload().map(|u| u.parts()).unwrap_or_default();
+            let sent: Vec<(Option<i32>, Option<&str>)> =
+                parts.iter().map(|p| (p.part_number(), p.e_tag())).collect();
+            r.upload_id() == Some(UPLOAD_ID)
+                && r.key() == Some(&format!("files/{FILE_ID}")[..])
+                && sent
+                    == [
+                        (Some(1), Some("\"etag-1\"")),
+                        (Some(2), Some("\"etag-2\"")),
+                        (Some(3), Some("\"etag-3\"")),
+                    ]
+        })
+        .then_output(|| {
+            aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
+                .build()
+        });
+    let backend = catalog_backend(&[&get, &verifying], &[&list, &complete]);
+    let (status, reply, _) = call(
+        backend,
+        "POST",
+        &format!("/files/by-id/{FILE_ID}/upload/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["file"]["state"], "VERIFYING", "{reply}");
+}
+
+#[tokio::test]
+async fn a_missing_part_is_named_and_nothing_changes() {
+    // No rule answers UpdateItem or CompleteMultipartUpload: neither may be called.
+    let (get, list) = (uploading(), listed_parts(&[(1, 5 * MIB), (3, 2 * MIB)]));
+    let (status, reply, _) = call(
+        catalog_backend(&[&get], &[&list]),
+        "POST",
+        &format!("/files/by-id/{FILE_ID}/upload/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("part 2 of 3 was not uploaded"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn parts_s3_will_not_put_together_return_the_file_to_pending() {
+    let (get, list) = (uploading(), listed_parts(THREE_PARTS));
+    let (verifying, back) = (
+        moved("PENDING_UPLOAD", "VERIFYING"),
+        moved("VERIFYING", "PENDING_UPLOAD"),
+    );
+    let refused = mock!(aws_sdk_s3::Client::complete_multipart_upload).then_http_response(|| {
+        aws_sdk_iot::config::http::HttpResponse::new(
+            400.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<Error><Code>EntityTooSmall</Code><Message>Your proposed upload is smaller than the minimum allowed object size.</Message></Error>",
+            ),
+        )
+    });
+    let backend = catalog_backend(&[&get, &verifying, &back], &[&list, &refused]);
+    let (status, reply, _) = call(
+        backend,
+        "POST",
+        &format!("/files/by-id/{FILE_ID}/upload/complete"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("EntityTooSmall"),
+        "{reply}"
+    );
+    assert_eq!(back.num_calls(), 1, "the file is PENDING_UPLOAD again");
+}
