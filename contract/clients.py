@@ -72,6 +72,7 @@ def scenario(p):
         ("findFile", {"checksum": hashlib.sha256(firmware).hexdigest(), "version": f"{p}2.1"}, None, 200),
         ("updateFiles", {}, {"files": [{"fileId": saved("uploaded"), "summary": "Lamp firmware 2.1"}]}, 200),
         ("startFileUpload", {"fileId": saved("uploaded")}, {"size": len(firmware)}, 200),
+        ("startMultipartUpload", {"fileId": saved("uploaded")}, {"size": 12 * 2**20, "partSize": 5 * 2**20}, 200),
         ("completeFileUpload", {"fileId": saved("uploaded")}, None, 409),
         ("publishFile", {"fileId": saved("uploaded")}, None, 409),
         ("publishFile", {"fileId": saved("external")}, None, 200),

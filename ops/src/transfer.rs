@@ -120,31 +120,32 @@ pub async fn download(
     })
 }
 
-/// PUTs the file at `path` to a presigned `url` with exactly `headers`, calling `progress` with
-/// the bytes sent so far.
+/// PUTs `length` bytes of the file at `path` from `offset` (a part, or the whole file) to a
+/// presigned `url` with exactly `headers`, calling `sent` with the size of each chunk that
+/// leaves.
 pub async fn upload(
     http: &reqwest::Client,
     url: &str,
     headers: &std::collections::HashMap<String, String>,
     path: &Path,
-    progress: impl Fn(u64) + Send + Sync + 'static,
+    (offset, length): (u64, u64),
+    sent: impl Fn(u64) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let file = tokio::fs::File::open(path)
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = tokio::fs::File::open(path)
         .await
         .with_context(|| format!("opening {}", path.display()))?;
-    let size = file.metadata().await?.len();
-    let mut sent = 0u64;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(length), 1 << 20);
     let stream = futures_util::StreamExt::map(stream, move |chunk| {
         if let Ok(bytes) = &chunk {
-            sent += bytes.len() as u64;
-            progress(sent);
+            sent(bytes.len() as u64);
         }
         chunk
     });
     let mut request = http
         .put(url)
-        .header(reqwest::header::CONTENT_LENGTH, size)
+        .header(reqwest::header::CONTENT_LENGTH, length)
         .body(reqwest::Body::wrap_stream(stream));
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());

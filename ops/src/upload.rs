@@ -1,6 +1,7 @@
 //! `cargo xtask upload`: a firmware file into the catalog, in one command. It hashes the file,
 //! finds (or makes) its category, registers it, uploads its bytes through the presigned URL the
-//! API gives with a progress bar, has the API verify them, and publishes the file if asked;
+//! API gives with a progress bar (in parts, four at a time, when the file is larger than one PUT
+//! carries or `--part-size` asks), has the API verify them, and publishes the file if asked;
 //! against the local server or a deployed stack, through the typed client.
 
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ pub struct Args {
     /// Publish the file once its bytes are verified, so jobs may deliver it.
     #[arg(long)]
     publish: bool,
+    /// Upload in parts of this many bytes (5 MiB to 5 GiB), four at a time. Files larger than
+    /// one PUT carries (5 GiB) are uploaded in parts of the API's choosing without it.
+    #[arg(long)]
+    part_size: Option<u64>,
     /// The API to upload to: the local server unless a stack is named.
     #[arg(
         long,
@@ -131,6 +136,64 @@ async fn category(api: &client::Client, given: &str) -> anyhow::Result<String> {
         .context("--category names no category")
 }
 
+/// The most bytes one PUT carries (S3's limit); larger files go in parts.
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// How many parts are in flight at once.
+const PARALLEL_PARTS: usize = 4;
+
+/// Sends the file in parts through the URLs of a multipart upload, a few at a time.
+async fn upload_parts(
+    api: &client::Client,
+    file_id: &str,
+    args: &Args,
+    size: std::num::NonZeroU64,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let part_size = args
+        .part_size
+        .map(i64::try_from)
+        .transpose()
+        .context("--part-size is larger than any part")?;
+    let upload = api
+        .start_multipart_upload()
+        .file_id(file_id)
+        .body_map(|b| b.size(size).part_size(part_size))
+        .send()
+        .await
+        .map_err(api_error("starting the multipart upload"))?
+        .into_inner()
+        .upload;
+    eprintln!(
+        "uploading {} parts of {} bytes",
+        upload.part_count, upload.part_size
+    );
+    let http = transfer::http()?;
+    let part_size = upload.part_size as u64;
+    futures_util::stream::iter(upload.parts)
+        .map(|part| {
+            let (http, shown) = (http.clone(), bar.clone());
+            let offset = (part.part_number.get() - 1) * part_size;
+            async move {
+                transfer::upload(
+                    &http,
+                    &part.url,
+                    &part.headers,
+                    &args.file,
+                    (offset, part.size.get()),
+                    move |sent| shown.inc(sent),
+                )
+                .await
+                .with_context(|| format!("part {}", part.part_number))
+            }
+        })
+        .buffer_unordered(PARALLEL_PARTS)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
 async fn upload(api: &client::Client, args: &Args) -> anyhow::Result<types::File> {
     eprintln!("hashing {}", args.file.display());
     let (sha256, size) = transfer::sha256_of(&args.file).await?;
@@ -168,30 +231,35 @@ async fn upload(api: &client::Client, args: &Args) -> anyhow::Result<types::File
         .file_id
         .to_string();
     eprintln!("registered file {file_id} (sha256 {sha256}, {size} bytes)");
-    let upload = api
-        .start_file_upload()
-        .file_id(file_id.as_str())
-        .body_map(|b| b.size(declared_size))
-        .send()
-        .await
-        .map_err(api_error("asking for the upload URL"))?
-        .into_inner()
-        .upload;
     let bar = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let shown = bar.clone();
-    transfer::upload(
-        &transfer::http()?,
-        &upload.url,
-        &upload.headers,
-        &args.file,
-        move |sent| shown.set_position(sent),
-    )
-    .await?;
+    if args.part_size.is_some() || size > MAX_SINGLE_PUT {
+        upload_parts(api, &file_id, args, declared_size, &bar).await?;
+    } else {
+        let upload = api
+            .start_file_upload()
+            .file_id(file_id.as_str())
+            .body_map(|b| b.size(declared_size))
+            .send()
+            .await
+            .map_err(api_error("asking for the upload URL"))?
+            .into_inner()
+            .upload;
+        let shown = bar.clone();
+        transfer::upload(
+            &transfer::http()?,
+            &upload.url,
+            &upload.headers,
+            &args.file,
+            (0, size),
+            move |sent| shown.inc(sent),
+        )
+        .await?;
+    }
     bar.finish();
     let mut file = api
         .complete_file_upload()
@@ -201,6 +269,21 @@ async fn upload(api: &client::Client, args: &Args) -> anyhow::Result<types::File
         .map_err(api_error("completing the upload"))?
         .into_inner()
         .file;
+    while file.state == types::FileState::Verifying {
+        eprintln!("the API is reading the parts back to check their sha256...");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        file = api
+            .describe_file()
+            .file_id(file_id.as_str())
+            .send()
+            .await
+            .map_err(api_error("reading the file"))?
+            .into_inner()
+            .file;
+    }
+    if let Some(why) = &file.upload_error {
+        bail!("the API refused the bytes of file {file_id}: {why}");
+    }
     eprintln!("verified: {} is {}", file_id, file.state);
     if args.publish {
         file = api
@@ -224,10 +307,8 @@ mod tests {
     use super::*;
     use crate::device::{client as device_client, Device};
 
-    /// Upload, publish, a job naming the file, a device taking it through AWS's jobs SDK,
-    /// downloading through the URL it was given and checking the sha256: SUCCEEDED.
-    #[tokio::test]
-    async fn an_uploaded_file_reaches_a_device_whole() {
+    /// A local server in memory: its API's URL and its device endpoint's.
+    async fn local_server() -> (String, String) {
         let config = server::Config::parse_from(["iot-api-local", "--memory"]);
         let apps = server::apps(&config).unwrap();
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -237,27 +318,78 @@ mod tests {
         apps.emulator.objects().set_public_url(&url);
         tokio::spawn(server::serve(api, apps.api, std::future::pending()));
         tokio::spawn(server::serve(devices, apps.device, std::future::pending()));
+        (url, endpoint)
+    }
 
-        let dir = std::env::temp_dir().join(format!("iot-api-upload-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let firmware = dir.join("lamp-2.1.bin");
-        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&firmware, &bytes).unwrap();
+    /// The command's arguments, as a shell gives them.
+    fn parsed(args: &[&str]) -> Args {
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
             args: Args,
         }
-        let args = Cli::parse_from([
-            "upload",
+        Cli::parse_from(std::iter::once("upload").chain(args.iter().copied())).args
+    }
+
+    /// A file too large for one part, sent in parts of 5 MiB four at a time, put together and
+    /// verified by the server.
+    #[tokio::test]
+    async fn a_file_goes_up_in_parts_when_asked() {
+        let (url, _) = local_server().await;
+        let dir = std::env::temp_dir().join(format!("iot-api-parts-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let firmware = dir.join("gateway-1.0.bin");
+        let bytes: Vec<u8> = (0..(11 << 20) + 5u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&firmware, &bytes).unwrap();
+        let args = parsed(&[
+            firmware.to_str().unwrap(),
+            "--category",
+            "firmware/gateways",
+            "--version",
+            "1.0",
+            "--part-size",
+            "5242880",
+        ]);
+        let file = upload(&client::connect(&url, Signer::None), &args)
+            .await
+            .unwrap();
+        assert_eq!(file.state, types::FileState::Draft);
+        assert!(file.verified);
+        assert_eq!(file.size, Some(bytes.len() as i64));
+        let too_small = parsed(&[
+            firmware.to_str().unwrap(),
+            "--category",
+            "firmware/gateways",
+            "--version",
+            "1.1",
+            "--part-size",
+            "1024",
+        ]);
+        let refused = upload(&client::connect(&url, Signer::None), &too_small)
+            .await
+            .unwrap_err();
+        assert!(format!("{refused:#}").contains("partSize"), "{refused:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Upload, publish, a job naming the file, a device taking it through AWS's jobs SDK,
+    /// downloading through the URL it was given and checking the sha256: SUCCEEDED.
+    #[tokio::test]
+    async fn an_uploaded_file_reaches_a_device_whole() {
+        let (url, endpoint) = local_server().await;
+        let dir = std::env::temp_dir().join(format!("iot-api-upload-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let firmware = dir.join("lamp-2.1.bin");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&firmware, &bytes).unwrap();
+        let args = parsed(&[
             firmware.to_str().unwrap(),
             "--category",
             "firmware/lamps",
             "--version",
             "2.1.0",
             "--publish",
-        ])
-        .args;
+        ]);
         let api_client = client::connect(&url, Signer::None);
         let file = upload(&api_client, &args).await.unwrap();
         assert_eq!(file.state, types::FileState::Published);
