@@ -596,6 +596,32 @@ mod tests {
     }
 
     #[test]
+    fn a_part_url_allows_only_its_own_part() {
+        let store = Objects::temporary().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let upload = uuid::Uuid::new_v4().to_string();
+        let url = store.presign_part("files/e", &upload, 2, now + time::Duration::minutes(5));
+        let query = url.split_once('?').unwrap().1;
+        assert!(
+            query.starts_with(&format!("uploadId={upload}&partNumber=2&")),
+            "{url}"
+        );
+        let allowed = |number: u64, key: &str| {
+            let binding = part_binding(&upload, number);
+            store.authorize(Access::Put, key, query, Some(&binding), now)
+        };
+        allowed(2, "files/e").unwrap();
+        assert!(matches!(
+            allowed(3, "files/e"),
+            Err(ObjectError::Forbidden(_))
+        ));
+        assert!(matches!(
+            allowed(2, "files/f"),
+            Err(ObjectError::Forbidden(_))
+        ));
+    }
+
+    #[test]
     fn keys_cannot_leave_the_store() {
         let store = Objects::temporary().unwrap();
         for key in ["../x", "files/../../x", "", "files//x", "a b"] {

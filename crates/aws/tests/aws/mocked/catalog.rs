@@ -92,7 +92,18 @@ async fn an_upload_url_signs_the_declared_sha256_for_s3_to_check() {
             .set_item(Some(pending_file()))
             .build()
     });
-    let backend = with_s3(&[&get], presigning_s3());
+    // The file's item records that its bytes come in one PUT, forgetting an earlier refusal.
+    let single = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.update_expression()
+                == Some("SET updatedAt = :now REMOVE uploadId, uploadSize, partSize, uploadError")
+                && r.condition_expression()
+                    == Some("#state = :pending AND attribute_not_exists(uploadId)")
+        })
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
+        });
+    let backend = with_s3(&[&get, &single], presigning_s3());
     let (status, reply, _) = call(
         backend,
         "POST",
