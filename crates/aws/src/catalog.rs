@@ -908,10 +908,14 @@ impl Catalog {
         Ok(())
     }
 
-    pub(crate) async fn transition(&self, id: &FileId, step: Transition) -> Result<File> {
-        let (from, to) = step.states();
-        let output = self
-            .dynamodb
+    /// An update moving file `id` from `from` to `to` and answering its new item.
+    fn state_update(
+        &self,
+        id: &FileId,
+        from: FileState,
+        to: FileState,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.dynamodb
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(file_pk(id))))
@@ -922,8 +926,11 @@ impl Catalog {
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())))
             .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+    }
+
+    pub(crate) async fn transition(&self, id: &FileId, step: Transition) -> Result<File> {
+        let (from, to) = step.states();
+        let output = self.state_update(id, from, to).send().await;
         match output {
             Ok(output) => self.file_from(&output.attributes.unwrap_or_default()),
             Err(err) if is_condition_failure(&err) => {
@@ -1089,14 +1096,7 @@ impl Catalog {
                 request: presigned_request(&presigned, expires_in),
             });
         }
-        Ok(MultipartUpload {
-            file_id: id.clone(),
-            upload_id,
-            size: plan.size,
-            part_size: plan.part_size,
-            part_count: plan.part_count,
-            parts,
-        })
+        Ok(MultipartUpload::new(id.clone(), upload_id, plan, parts))
     }
 
     /// The parts S3 holds of a multipart upload: (number, bytes, ETag), ascending.
@@ -1224,18 +1224,9 @@ impl Catalog {
         to: FileState,
     ) -> Result<File> {
         let output = self
-            .dynamodb
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(file_pk(id))))
-            .update_expression("SET #state = :to, updatedAt = :now")
+            .state_update(id, from, to)
             .condition_expression("#state = :from AND uploadId = :upload")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":upload", s(upload_id))
-            .expression_attribute_values(":now", n(millis(OffsetDateTime::now_utc())))
-            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match output {

@@ -819,14 +819,7 @@ impl Catalog for Emulator {
                 },
             })
             .collect();
-        Ok(MultipartUpload {
-            file_id: id.clone(),
-            upload_id,
-            size: plan.size,
-            part_size: plan.part_size,
-            part_count: plan.part_count,
-            parts,
-        })
+        Ok(MultipartUpload::new(id.clone(), upload_id, plan, parts))
     }
 
     async fn complete_upload(&self, id: &FileId) -> Result<File> {

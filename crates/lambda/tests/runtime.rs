@@ -22,6 +22,41 @@ fn event(fixture: &str, thing: &str) -> String {
         .replace("lamp-2", thing)
 }
 
+/// The real bootstrap as Lambda starts function `name`: nothing of this process's environment,
+/// the Runtime API's address, what Lambda sets, and the stack's region and account.
+fn bootstrap(runtime: &RuntimeApi, name: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCOUNT_ID", "000000000000");
+    command
+}
+
+/// Runs the bootstrap until it has answered `count` events (at most 60 s), then stops it; its logs.
+async fn answer_all(command: &mut Command, runtime: &RuntimeApi, count: usize) -> String {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let finished = runtime.wait_for(count, Duration::from_secs(60)).await;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        finished,
+        "not every event was answered in 60 s; logs:\n{logs}"
+    );
+    logs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_answers_api_gateway_events_through_the_runtime_api() {
     let moto = std::env::var("IOT_API_MOTO_URL")
@@ -39,37 +74,15 @@ async fn the_bootstrap_answers_api_gateway_events_through_the_runtime_api() {
         runtime.push(format!("request-{n}"), event(fixture, &thing));
     }
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "iot-api")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+    let mut function = bootstrap(&runtime, "iot-api");
+    function
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/iot-api")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCOUNT_ID", "000000000000")
         .env("AWS_ACCESS_KEY_ID", "moto")
         .env("AWS_SECRET_ACCESS_KEY", "moto")
         // The service-specific variable (cargo xtask bench cold-start uses AWS_ENDPOINT_URL).
-        .env("AWS_ENDPOINT_URL_IOT", &moto)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    let finished = runtime
-        .wait_for(invocations.len(), Duration::from_secs(60))
-        .await;
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        finished,
-        "not every event was answered in 60 s; logs:\n{logs}"
-    );
+        .env("AWS_ENDPOINT_URL_IOT", &moto);
+    let logs = answer_all(&mut function, &runtime, invocations.len()).await;
     assert!(
         runtime.init_errors().is_empty(),
         "init errors: {:?}\nlogs:\n{logs}",
@@ -163,35 +176,16 @@ async fn the_verifier_takes_s3_events_through_the_runtime_api() {
     let runtime = RuntimeApi::start().await.unwrap();
     // Not a file's object: answered without a call to AWS, which shows the event was read.
     runtime.push("event-0", s3_event("exports/report.csv"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "iot-api-verifier")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCOUNT_ID", "000000000000")
+    let mut function = bootstrap(&runtime, "iot-api-verifier");
+    function
         .env(lambda::FUNCTION_VARIABLE, lambda::VERIFIER)
         .env("IOT_API_FILES_TABLE", "iot-api-files")
         .env("IOT_API_FILES_BUCKET", "iot-api-files")
         .env(
             "IOT_API_PRESIGN_ROLE_ARN",
             "arn:aws:iam::000000000000:role/iot-api-presign",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let finished = runtime.wait_for(1, Duration::from_secs(30)).await;
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        finished,
-        "the event was not answered in 30 s; logs:\n{logs}"
-    );
+        );
+    let logs = answer_all(&mut function, &runtime, 1).await;
     let answer = &runtime.answers()[0];
     assert!(!answer.failed, "{}\nlogs:\n{logs}", answer.body);
     let body: Value = serde_json::from_str(&answer.body).unwrap();

@@ -730,6 +730,24 @@ pub struct MultipartUpload {
     pub parts: Vec<UploadPart>,
 }
 
+impl MultipartUpload {
+    pub fn new(
+        file_id: FileId,
+        upload_id: String,
+        plan: PartPlan,
+        parts: Vec<UploadPart>,
+    ) -> MultipartUpload {
+        MultipartUpload {
+            file_id,
+            upload_id,
+            size: plan.size,
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+            parts,
+        }
+    }
+}
+
 /// Why bytes whose sha256 is not the file's were refused, as the file's `uploadError` says.
 pub fn digest_mismatch(actual: &str, expected: &Checksum) -> String {
     format!(

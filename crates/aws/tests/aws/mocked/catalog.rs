@@ -142,13 +142,7 @@ async fn bytes_s3_reports_with_another_checksum_leave_the_file_pending() {
         });
     // No rule answers UpdateItem: the file is never moved to DRAFT.
     let backend = catalog_backend(&[&get], &[&head]);
-    let (status, reply, _) = call(
-        backend,
-        "POST",
-        &format!("/files/by-id/{FILE_ID}/upload/complete"),
-        None,
-    )
-    .await;
+    let (status, reply) = complete(backend).await;
     assert_eq!(status, StatusCode::CONFLICT, "{reply}");
     assert!(
         reply["error"]
@@ -242,6 +236,13 @@ async fn a_checksum_and_version_are_claimed_in_the_transaction_that_registers_th
     assert_eq!(transaction.num_calls(), 1);
 }
 
+/// `POST /files/by-id/{FILE_ID}/upload/complete` on `backend`.
+async fn complete(backend: aws_backend::AwsIot) -> (StatusCode, serde_json::Value) {
+    let uri = format!("/files/by-id/{FILE_ID}/upload/complete");
+    let (status, reply, _) = call(backend, "POST", &uri, None).await;
+    (status, reply)
+}
+
 const UPLOAD_ID: &str = "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA";
 const MIB: i64 = 1024 * 1024;
 
@@ -316,7 +317,7 @@ async fn a_completed_multipart_upload_is_verifying_once_s3_has_put_its_parts_tog
         listed_parts(THREE_PARTS),
         moved("PENDING_UPLOAD", "VERIFYING"),
     );
-    let complete = mock!(aws_sdk_s3::Client::complete_multipart_upload)
+    let joined = mock!(aws_sdk_s3::Client::complete_multipart_upload)
         .match_requests(|r| {
             let parts = r.multipart_upload().map(|u| u.parts()).unwrap_or_default();
             let sent: Vec<(Option<i32>, Option<&str>)> =
@@ -334,14 +335,8 @@ async fn a_completed_multipart_upload_is_verifying_once_s3_has_put_its_parts_tog
             aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput::builder()
                 .build()
         });
-    let backend = catalog_backend(&[&get, &verifying], &[&list, &complete]);
-    let (status, reply, _) = call(
-        backend,
-        "POST",
-        &format!("/files/by-id/{FILE_ID}/upload/complete"),
-        None,
-    )
-    .await;
+    let backend = catalog_backend(&[&get, &verifying], &[&list, &joined]);
+    let (status, reply) = complete(backend).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["file"]["state"], "VERIFYING", "{reply}");
 }
@@ -350,13 +345,7 @@ async fn a_completed_multipart_upload_is_verifying_once_s3_has_put_its_parts_tog
 async fn a_missing_part_is_named_and_nothing_changes() {
     // No rule answers UpdateItem or CompleteMultipartUpload: neither may be called.
     let (get, list) = (uploading(), listed_parts(&[(1, 5 * MIB), (3, 2 * MIB)]));
-    let (status, reply, _) = call(
-        catalog_backend(&[&get], &[&list]),
-        "POST",
-        &format!("/files/by-id/{FILE_ID}/upload/complete"),
-        None,
-    )
-    .await;
+    let (status, reply) = complete(catalog_backend(&[&get], &[&list])).await;
     assert_eq!(status, StatusCode::CONFLICT, "{reply}");
     assert!(
         reply["error"]
@@ -383,13 +372,7 @@ async fn parts_s3_will_not_put_together_return_the_file_to_pending() {
         )
     });
     let backend = catalog_backend(&[&get, &verifying, &back], &[&list, &refused]);
-    let (status, reply, _) = call(
-        backend,
-        "POST",
-        &format!("/files/by-id/{FILE_ID}/upload/complete"),
-        None,
-    )
-    .await;
+    let (status, reply) = complete(backend).await;
     assert_eq!(status, StatusCode::CONFLICT, "{reply}");
     assert!(
         reply["error"].as_str().unwrap().contains("EntityTooSmall"),
