@@ -367,6 +367,14 @@ impl Db {
             .map_err(|e| DomainError::from(Fail::Sql(e)))
     }
 
+    /// The ids of the multipart uploads in progress.
+    pub(crate) fn uploads_in_progress(&self) -> models::Result<Vec<String>> {
+        let conn = lock(&self.writer);
+        conn.prepare_cached("SELECT upload_id FROM files WHERE upload_id IS NOT NULL")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| DomainError::from(Fail::Sql(e)))
+    }
+
     /// Runs `work` in one IMMEDIATE transaction that commits only if `work` succeeds.
     pub(crate) async fn write<T, F>(self: &Arc<Self>, work: F) -> models::Result<T>
     where

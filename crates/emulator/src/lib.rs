@@ -78,9 +78,16 @@ impl Emulator {
             Storage::File(path) => objects::Objects::beside(path),
         }
         .map_err(OpenError::Objects)?;
+        let db = db::Db::open(storage)?;
+        let live = db
+            .uploads_in_progress()
+            .map_err(|e| OpenError::Objects(std::io::Error::other(e.to_string())))?;
+        objects
+            .remove_leftovers(&live)
+            .map_err(OpenError::Objects)?;
         Ok(Emulator {
             location,
-            db: db::Db::open(storage)?,
+            db,
             objects: Arc::new(objects),
             clock: Clock::System,
             thing_type_delete_wait: thing_types::DEFAULT_DELETE_WAIT,
@@ -127,6 +134,19 @@ impl Emulator {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Whether `upload_id` is the multipart upload in progress of the file whose object is `key`:
+    /// a part of any other upload is refused, as S3 refuses parts of an aborted upload.
+    pub async fn takes_part(&self, key: &str, upload_id: &str) -> Result<bool> {
+        let Some(id) = key
+            .strip_prefix("files/")
+            .and_then(|id| FileId::parse(id).ok())
+        else {
+            return Ok(false);
+        };
+        let current = self.multipart_in_progress(&id).await?;
+        Ok(current.is_some_and(|(current, _)| current == upload_id))
     }
 
     /// The store of files' bytes, which the local server serves at [`objects::ROUTE_PREFIX`].

@@ -364,6 +364,29 @@ impl Objects {
         object.finish().await
     }
 
+    /// Removes what an earlier run left in `incoming/`: bytes of PUTs it did not finish, and the
+    /// parts of multipart uploads not in `live` (completed, replaced or given up meanwhile).
+    pub(crate) fn remove_leftovers(&self, live: &[String]) -> std::io::Result<()> {
+        let incoming = self.dir.join("incoming");
+        for entry in std::fs::read_dir(&incoming)? {
+            let entry = entry?;
+            if entry.file_name() != "parts" {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let parts = incoming.join("parts");
+        if let Ok(uploads) = std::fs::read_dir(&parts) {
+            for upload in uploads {
+                let upload = upload?;
+                let id = upload.file_name().to_string_lossy().into_owned();
+                if !live.contains(&id) {
+                    std::fs::remove_dir_all(upload.path())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the parts of `upload_id`; none there is no error.
     pub async fn discard_parts(&self, upload_id: &str) -> Result<(), ObjectError> {
         match tokio::fs::remove_dir_all(self.parts_dir(upload_id)?).await {
@@ -541,7 +564,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((stored.size, stored.sha256), (7, sha(b"middle!")));
-        store.discard_parts(&upload).await.unwrap();
+        let mut left = store.start_part(&upload, 4).await.unwrap();
+        left.write(b"?").await.unwrap();
+        std::mem::forget(left);
+        store
+            .remove_leftovers(std::slice::from_ref(&upload))
+            .unwrap();
+        assert_eq!(
+            store.parts(&upload).await.unwrap().len(),
+            3,
+            "live parts stay"
+        );
+        let temporary = std::fs::read_dir(store.dir.join("incoming"))
+            .unwrap()
+            .count();
+        assert_eq!(temporary, 1, "only the parts folder is left");
+        store.remove_leftovers(&[]).unwrap();
         assert!(store.parts(&upload).await.unwrap().is_empty());
         assert!(
             store.start_part("../x", 1).await.is_err(),

@@ -67,6 +67,11 @@ async fn object(
             if let Err(e) = store.authorize(Access::Put, &key, &query, Some(&binding), now) {
                 return object_error(e);
             }
+            match emulator.takes_part(&key, &upload_id).await {
+                Ok(true) => {}
+                Ok(false) => return object_error(ObjectError::NoSuchUpload(upload_id)),
+                Err(e) => return object_error(ObjectError::Io(std::io::Error::other(e))),
+            }
             match store.start_part(&upload_id, number).await {
                 Ok(incoming) => put(incoming, store.max_size(), request).await,
                 Err(e) => Err(e),

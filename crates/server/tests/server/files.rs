@@ -177,3 +177,44 @@ async fn bytes_and_their_urls_survive_a_restart() {
     task.await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A multipart upload outlives a restart: the parts sent before it are kept (what an earlier run
+/// left of anything else is removed), and the upload resumes where it was.
+#[tokio::test]
+async fn a_multipart_upload_resumes_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("iot-api-parts-restart-{}", std::process::id()));
+    let db = dir.join("state.db");
+    let config = config(&["--db", db.to_str().unwrap()]);
+    let (addr, stop, task) = start(&config).await;
+    let (id, _) = pending_upload(addr).await;
+    let plan = json!({"size": BYTES.len()});
+    let path = format!("/files/by-id/{id}/multipart-upload");
+    let upload = post(addr, &path, plan.clone()).await;
+    let put = local_path(upload["upload"]["parts"][0]["url"].as_str().unwrap());
+    let sent = http(addr, Method::PUT, &put, &[], BYTES).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let stray = db
+        .with_extension("files")
+        .join("incoming")
+        .join("left-by-a-crash");
+    std::fs::write(&stray, "half a body").unwrap();
+    stop.send(()).unwrap();
+    task.await.unwrap();
+
+    let (addr, stop, task) = start(&config).await;
+    assert!(!stray.exists(), "what a crash left is removed");
+    let resumed = post(addr, &path, plan).await;
+    assert_eq!(resumed["upload"]["uploadId"], upload["upload"]["uploadId"]);
+    let complete = format!("/files/by-id/{id}/upload/complete");
+    let completed = http(addr, Method::POST, &complete, &[], "").await;
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.body);
+    let completed: Value = serde_json::from_str(&completed.body).unwrap();
+    assert_eq!(completed["file"]["state"], "DRAFT", "{completed}");
+    assert_eq!(completed["file"]["size"], BYTES.len());
+    // The upload is over: its part URLs take nothing more.
+    let late = http(addr, Method::PUT, &put, &[], BYTES).await;
+    assert_eq!(late.status, StatusCode::NOT_FOUND, "{}", late.body);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

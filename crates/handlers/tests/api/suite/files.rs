@@ -569,6 +569,11 @@ async fn another_plan_starts_over_and_parts_must_have_their_sizes() {
     // Another size is another plan: a new upload, without the parts of the first.
     let longer = start_multipart(&app, id, bytes.len() + 1).await;
     assert_ne!(longer["uploadId"], first["uploadId"]);
+    // The first upload is over: its URLs take no more parts.
+    assert_eq!(
+        put_part(&app, &first, 3, &bytes).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(put_part(&app, &longer, 3, &bytes).await, StatusCode::OK);
     complete(&app, id)
         .await
