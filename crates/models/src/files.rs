@@ -24,52 +24,27 @@ pub const DEFAULT_URL_EXPIRY_SECONDS: i64 = 3600;
 /// it with a presigned GET when a device reads the job, if the job has a `presignedUrlConfig`.
 pub const PLACEHOLDER_PREFIX: &str = "${aws:iot:s3-presigned-url-v2:";
 
+/// Checks a value's length in characters and that `allowed` takes each character, `rule` saying
+/// which ones it takes.
+fn check_text(
+    value: &str,
+    (min, max): (usize, usize),
+    allowed: fn(char) -> bool,
+    rule: &str,
+) -> Result<(), String> {
+    let len = value.chars().count();
+    if !(min..=max).contains(&len) {
+        return Err(format!("must be {min} to {max} characters long, got {len}"));
+    }
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(format!("must be {rule} (found {bad:?})"));
+    }
+    Ok(())
+}
+
 macro_rules! text_field {
     ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $allowed:expr, $rule:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub const MAX_LEN: usize = $max;
-
-            pub fn parse(value: impl Into<String>) -> Result<Self, String> {
-                let value: String = value.into();
-                let len = value.chars().count();
-                if !($min..=$max).contains(&len) {
-                    return Err(format!("must be {} to {} characters long, got {len}", $min, $max));
-                }
-                let allowed: fn(char) -> bool = $allowed;
-                if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
-                    return Err(format!("must be {} (found {bad:?})", $rule));
-                }
-                Ok(Self(value))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        checked_string!($(#[$doc])* $name, $max, |v| check_text(v, ($min, $max), $allowed, $rule));
     };
 }
 

@@ -1,9 +1,5 @@
 //! Validated identifiers and job targets: once one of these exists, its value follows AWS IoT's rules.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 /// Which characters an identifier may hold, as AWS IoT's model patterns say.
 #[derive(Clone, Copy)]
 enum Charset {
@@ -42,44 +38,7 @@ fn check_identifier(value: &str, max: usize, charset: Charset) -> Result<(), Str
 
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $max:expr, $charset:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Longest value AWS IoT accepts, in characters.
-            pub const MAX_LEN: usize = $max;
-
-            pub fn parse(value: impl Into<String>) -> Result<Self, String> {
-                let value = value.into();
-                check_identifier(&value, $max, $charset)?;
-                Ok(Self(value))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        checked_string!($(#[$doc])* $name, $max, |v| check_identifier(v, $max, $charset));
     };
 }
 
