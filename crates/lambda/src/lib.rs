@@ -12,7 +12,36 @@ pub fn ignore_stage_in_path() {
     }
 }
 
+/// The HTTPS client of the AWS SDK loads the system's root certificates (rustls-native-certs)
+/// when the first AWS client is built. Unless `SSL_CERT_FILE` or `SSL_CERT_DIR` says where they
+/// are, it reads the system's bundle and then every file of the certificate directories, where
+/// distributions may keep the same roots once more (on Debian, 146 files beside
+/// ca-certificates.crt, one of them a self-signed certificate that is no CA's). A profile of a
+/// cold start found that to be most of its first request (BENCHMARKS.md). When neither
+/// variable is set and the system has a bundle, this points `SSL_CERT_FILE` at it, so each
+/// root is read once. Call it before any thread starts.
+pub fn read_roots_from_bundle() {
+    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+        return;
+    }
+    if let Some(bundle) = openssl_probe::probe().cert_file {
+        std::env::set_var("SSL_CERT_FILE", bundle);
+    }
+}
+
 pub use handlers::CORS_ORIGINS_VARIABLE;
+
+/// What `RUST_LOG` (`directives`) lets through: a level ("warn"), or `target=level` directives
+/// separated by commas ("info,aws_smithy_runtime=debug"); "info" when it is unset or
+/// unreadable. It is read by tracing-subscriber's `Targets`, not `EnvFilter`, whose regular
+/// expressions would add to the artifact what no function here needs.
+pub fn log_filter(directives: Option<&str>) -> tracing_subscriber::filter::Targets {
+    directives
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+        })
+}
 
 /// The origins of `IOT_API_CORS_ORIGINS`, none when it is unset or empty.
 pub fn cors_origins_from_env() -> Vec<String> {
@@ -102,4 +131,75 @@ pub async fn report_init_error(message: &str) -> Result<(), lambda_http::Error> 
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn rust_log_sets_levels_by_target_and_falls_back_to_info() {
+        let warn = log_filter(Some("warn"));
+        assert!(warn.would_enable("handlers", &Level::WARN));
+        assert!(!warn.would_enable("handlers", &Level::INFO));
+        let mixed = log_filter(Some("info,aws_smithy_runtime=debug"));
+        assert!(mixed.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(!mixed.would_enable("handlers", &Level::DEBUG));
+        assert!(mixed.would_enable("handlers", &Level::INFO));
+        for unset_or_unreadable in [None, Some("handlers=loud")] {
+            let filter = log_filter(unset_or_unreadable);
+            assert!(
+                filter.would_enable("handlers", &Level::INFO),
+                "{unset_or_unreadable:?}"
+            );
+            assert!(
+                !filter.would_enable("handlers", &Level::DEBUG),
+                "{unset_or_unreadable:?}"
+            );
+        }
+    }
+
+    /// `read_roots_from_bundle` has the HTTPS client read the system's bundle alone. It must
+    /// still hold the roots AWS endpoints chain to (Amazon Trust Services), and nothing that
+    /// the full scan of bundle and certificate directories would not trust too. The full scan
+    /// may trust more than the system's CA list: on Debian, the directory also holds the
+    /// ssl-cert package's self-signed "snakeoil" certificate.
+    #[test]
+    fn the_system_bundle_holds_the_roots_aws_endpoints_chain_to() {
+        let bundle = openssl_probe::probe()
+            .cert_file
+            .expect("this system has a root certificate bundle");
+        let once = rustls_native_certs::load_certs_from_paths(Some(&bundle), None);
+        assert!(once.errors.is_empty(), "{:?}", once.errors);
+        assert!(
+            once.certs.len() > 100,
+            "{} roots in {}",
+            once.certs.len(),
+            bundle.display()
+        );
+        for root in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(
+                once.certs
+                    .iter()
+                    .any(|cert| cert.windows(root.len()).any(|w| w == root.as_bytes())),
+                "{root} is not in {}",
+                bundle.display()
+            );
+        }
+        let full_scan = rustls_native_certs::load_native_certs();
+        let roots = |certs: &[rustls_pki_types::CertificateDer<'static>]| {
+            certs.iter().map(|c| c.to_vec()).collect::<BTreeSet<_>>()
+        };
+        assert!(roots(&once.certs).is_subset(&roots(&full_scan.certs)));
+    }
 }
