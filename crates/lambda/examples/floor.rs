@@ -4,18 +4,9 @@
 //! figures are read against what any Rust function on this runtime costs.
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .finish()
-        .with(lambda::log_filter(
-            std::env::var("RUST_LOG").ok().as_deref(),
-        ))
-        .init();
+    lambda::init_logs();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

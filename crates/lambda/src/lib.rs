@@ -31,11 +31,26 @@ pub fn read_roots_from_bundle() {
 
 pub use handlers::CORS_ORIGINS_VARIABLE;
 
+/// Logs as JSON lines to stderr, as `RUST_LOG` says (`log_filter`). Every span goes on each
+/// line, so it carries the runtime's requestId as well as the request's own.
+pub fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(false)
+        .with_span_list(true)
+        .without_time()
+        .finish()
+        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
+        .init();
+}
+
 /// What `RUST_LOG` (`directives`) lets through: a level ("warn"), or `target=level` directives
 /// separated by commas ("info,aws_smithy_runtime=debug"); "info" when it is unset or
 /// unreadable. It is read by tracing-subscriber's `Targets`, not `EnvFilter`, whose regular
 /// expressions would add to the artifact what no function here needs.
-pub fn log_filter(directives: Option<&str>) -> tracing_subscriber::filter::Targets {
+fn log_filter(directives: Option<&str>) -> tracing_subscriber::filter::Targets {
     directives
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| {

@@ -5,23 +5,10 @@
 
 use std::sync::Arc;
 
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-
 fn main() -> Result<(), lambda_http::Error> {
     lambda::ignore_stage_in_path();
     lambda::read_roots_from_bundle();
-    tracing_subscriber::fmt()
-        .json()
-        // Every span, so each line carries the runtime's requestId as well as the request's own.
-        .with_current_span(false)
-        .with_span_list(true)
-        .without_time()
-        .finish()
-        .with(lambda::log_filter(
-            std::env::var("RUST_LOG").ok().as_deref(),
-        ))
-        .init();
+    lambda::init_logs();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
