@@ -427,13 +427,16 @@ pub(crate) fn multipart_upload(conn: &Connection, id: &FileId) -> Res<Option<(St
 }
 
 /// Records the upload a PENDING_UPLOAD file's bytes now come through (a multipart upload's id
-/// and plan, or None for a single PUT), forgetting any earlier one and its refusal.
+/// and plan, or None for a single PUT), forgetting any earlier one and its refusal. Answers the
+/// id of the multipart upload it replaced, read in the same transaction, whose parts are no
+/// longer wanted.
 pub(crate) fn begin_upload(
     conn: &Connection,
     id: &FileId,
     multipart: Option<(&str, PartPlan)>,
     now: Millis,
-) -> Res<()> {
+) -> Res<Option<String>> {
+    let earlier = multipart_upload(conn, id)?.map(|(upload_id, _)| upload_id);
     conn.prepare_cached(
         "UPDATE files SET upload_id = :upload, upload_size = :size, part_size = :part, \
          upload_error = NULL, updated_at = MAX(:now, updated_at + 1) WHERE file_id = :id",
@@ -445,7 +448,7 @@ pub(crate) fn begin_upload(
         ":now": now,
         ":id": id.as_str(),
     })?;
-    Ok(())
+    Ok(earlier)
 }
 
 /// Ends a file's upload whose bytes were refused: it stays PENDING_UPLOAD, saying why.

@@ -211,16 +211,16 @@ impl Emulator {
     /// Records the upload a file's bytes now come through, discarding the parts of an earlier
     /// multipart upload.
     async fn begin_upload(&self, id: &FileId, multipart: Option<(String, PartPlan)>) -> Result<()> {
-        let earlier = self.multipart_in_progress(id).await?;
         let id = id.clone();
-        self.write(move |_, tx, now| {
-            let multipart = multipart
-                .as_ref()
-                .map(|(upload, plan)| (upload.as_str(), *plan));
-            catalog::begin_upload(tx, &id, multipart, now)
-        })
-        .await?;
-        if let Some((upload_id, _)) = earlier {
+        let earlier = self
+            .write(move |_, tx, now| {
+                let multipart = multipart
+                    .as_ref()
+                    .map(|(upload, plan)| (upload.as_str(), *plan));
+                catalog::begin_upload(tx, &id, multipart, now)
+            })
+            .await?;
+        if let Some(upload_id) = earlier {
             self.discard_parts(&upload_id).await;
         }
         Ok(())
