@@ -1062,7 +1062,14 @@ impl Catalog {
                     .send()
                     .await
                     .map_err(|e| map_storage_error("CreateMultipartUpload", e))?;
-                let upload_id = created.upload_id().unwrap_or_default().to_owned();
+                let upload_id = created
+                    .upload_id()
+                    .ok_or_else(|| {
+                        DomainError::Internal(
+                            "CreateMultipartUpload: S3 returned no UploadId".into(),
+                        )
+                    })?
+                    .to_owned();
                 let earlier_id = earlier.as_ref().map(|(u, _)| u.as_str());
                 if let Err(refused) = self
                     .record_upload(id, Some((&upload_id, plan)), earlier_id)
