@@ -69,6 +69,15 @@ CREATE TABLE IF NOT EXISTS things (
     thing_type  TEXT
 );
 CREATE INDEX IF NOT EXISTS things_by_type ON things (thing_type) WHERE thing_type IS NOT NULL;
+CREATE TABLE IF NOT EXISTS thing_values (
+    field      TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    number     REAL,
+    thing_seq  INTEGER NOT NULL,
+    PRIMARY KEY (field, value, thing_seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS thing_values_by_number ON thing_values (field, number) WHERE number IS NOT NULL;
+CREATE INDEX IF NOT EXISTS thing_values_by_thing ON thing_values (thing_seq);
 CREATE TABLE IF NOT EXISTS thing_types (
     seq               INTEGER PRIMARY KEY,
     name              TEXT NOT NULL UNIQUE,
@@ -222,11 +231,11 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2: the table it changes
 /// and how. A database older than that table gets it whole from `SCHEMA` instead.
-const MIGRATIONS: [(&str, &str); 6] = [
+const MIGRATIONS: [(&str, &str); 7] = [
     // 2: the timers of IN_PROGRESS executions.
     (
         "job_executions",
@@ -270,6 +279,8 @@ const MIGRATIONS: [(&str, &str); 6] = [
      ALTER TABLE files ADD COLUMN part_size INTEGER;
      ALTER TABLE files ADD COLUMN upload_error TEXT;",
     ),
+    // 8: things' searchable values, a new table that SCHEMA creates and `create_schema` fills.
+    ("thing_values", ""),
 ];
 
 /// Why the store could not be opened.
@@ -279,11 +290,13 @@ pub enum OpenError {
     Sqlite(#[from] rusqlite::Error),
     #[error("opening the directory of files' bytes beside the database: {0}")]
     Objects(std::io::Error),
+    #[error("indexing the things of a database written before the fleet index: {0}")]
+    Index(String),
     #[error("the database has schema version {found}, newer than this emulator's {SCHEMA_VERSION}; use another --db file or a newer emulator")]
     SchemaVersion { found: i64 },
 }
 
-fn create_schema(conn: &Connection) -> Result<(), OpenError> {
+pub(crate) fn create_schema(conn: &Connection) -> Result<(), OpenError> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let has_tables: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
@@ -309,6 +322,13 @@ fn create_schema(conn: &Connection) -> Result<(), OpenError> {
         }
     }
     conn.execute_batch(SCHEMA)?;
+    if has_tables && found < 8 {
+        tracing::info!("indexing the things of the local database");
+        let tx = conn.unchecked_transaction()?;
+        crate::index::rebuild(&tx)
+            .map_err(|e| OpenError::Index(DomainError::from(e).to_string()))?;
+        tx.commit()?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }

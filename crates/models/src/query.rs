@@ -140,12 +140,6 @@ impl Query {
         });
         needs
     }
-
-    /// The exact value `field` must have for any thing to match, when the query says so: a term
-    /// without wildcards on `field` that every match must satisfy (joined by `AND` at the top).
-    pub fn required_value(&self, field: &Field) -> Option<&str> {
-        self.expr.required_value(field)
-    }
 }
 
 /// What a query reads beyond a thing's name, type and attributes.
@@ -170,20 +164,6 @@ impl Expr {
             }
             Expr::Not(a) => a.visit_fields(visit),
             Expr::Term(field, _) => visit(field),
-        }
-    }
-
-    fn required_value(&self, wanted: &Field) -> Option<&str> {
-        match self {
-            Expr::And(a, b) => a
-                .required_value(wanted)
-                .or_else(|| b.required_value(wanted)),
-            Expr::Term(field, Predicate::Matches(value))
-                if field == wanted && !value.contains('*') =>
-            {
-                Some(value)
-            }
-            _ => None,
         }
     }
 

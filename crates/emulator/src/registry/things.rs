@@ -202,6 +202,7 @@ pub(crate) fn delete_thing(
     now: Millis,
 ) -> Res<()> {
     require_version(conn, "things", name.as_str(), expected_version)?;
+    index::forget_thing(conn, name)?;
     let deleted = conn
         .prepare_cached("DELETE FROM things WHERE name = ?1")?
         .execute([name.as_str()])?;

@@ -116,7 +116,7 @@ fn anything_outside_the_subset_names_its_token() {
 }
 
 #[test]
-fn a_query_says_what_it_reads_and_what_it_pins() {
+fn a_query_says_what_it_reads() {
     let query = Query::parse("thingName:lamp-1 AND (thingGroupNames:a OR attributes.x:1)").unwrap();
     assert_eq!(
         query.needs(),
@@ -125,8 +125,6 @@ fn a_query_says_what_it_reads_and_what_it_pins() {
             shadow: false
         }
     );
-    assert_eq!(query.required_value(&Field::ThingName), Some("lamp-1"));
-    assert_eq!(query.required_value(&Field::ThingTypeName), None);
     let query = Query::parse("thingName:lamp* shadow.reported.on:true").unwrap();
     assert_eq!(
         query.needs(),
@@ -134,23 +132,6 @@ fn a_query_says_what_it_reads_and_what_it_pins() {
             groups: false,
             shadow: true
         }
-    );
-    assert_eq!(
-        query.required_value(&Field::ThingName),
-        None,
-        "a wildcard pins nothing"
-    );
-    let query = Query::parse("thingName:a OR thingName:b").unwrap();
-    assert_eq!(
-        query.required_value(&Field::ThingName),
-        None,
-        "OR pins nothing"
-    );
-    let query = Query::parse("NOT thingTypeName:T").unwrap();
-    assert_eq!(
-        query.required_value(&Field::ThingTypeName),
-        None,
-        "NOT pins nothing"
     );
 }
 
@@ -214,38 +195,6 @@ proptest! {
     #[test]
     fn every_query_of_the_grammar_parses(query in expr()) {
         prop_assert!(Query::parse(&query).is_ok(), "{query:?}: {:?}", Query::parse(&query).err());
-    }
-
-    /// A value the query pins is one every matching thing has: skipping things without it
-    /// loses no match.
-    #[test]
-    fn a_thing_without_the_pinned_name_never_matches(
-        query in expr(),
-        pin in proptest::option::of("[a-c]{1,2}"),
-        name in "[a-c]{1,2}",
-        watts in -200i32..200,
-    ) {
-        let text = match &pin {
-            Some(pin) => format!("thingName:{pin} AND ({query})"),
-            None => query,
-        };
-        let parsed = Query::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let attributes = BTreeMap::from([("x".to_owned(), watts.to_string())]);
-        let reported = json!({"a": watts});
-        let thing = Indexed {
-            thing_name: &name,
-            thing_type_name: None,
-            thing_group_names: &[],
-            attributes: &attributes,
-            reported: reported.as_object(),
-            desired: None,
-        };
-        if let Some(pinned) = parsed.required_value(&Field::ThingName) {
-            prop_assert!(pinned == name || !parsed.matches(&thing), "{text:?} matched {name}");
-        }
-        if pin.is_some() {
-            prop_assert!(parsed.required_value(&Field::ThingName).is_some());
-        }
     }
 
     #[test]

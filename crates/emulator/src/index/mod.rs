@@ -1,11 +1,16 @@
 //! The fleet index: what queries see of a thing, search, and dynamic thing group membership,
 //! which is brought up to date in the same transaction as every change that can move it.
+//!
+//! Things' attributes and classic shadow values are kept in `thing_values` ([`values`]), so a
+//! search or a dynamic group reads the things its query's terms name ([`plan`]), not the fleet.
 
 use models::ids::{ThingGroupName, ThingName, ThingTypeName};
-use models::query::{Field, Indexed, Needs, Query};
+use models::query::{Indexed, Needs, Query};
 use models::registry::ThingDocument;
 use models::shadow::StoredShadow;
 use models::{DomainError, Page, PageRequest};
+use std::collections::HashSet;
+
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
@@ -14,6 +19,11 @@ use crate::db::Res;
 use crate::paging;
 use crate::registry::reach::{joined, left};
 use crate::rows;
+
+mod plan;
+mod values;
+
+use plan::Plan;
 
 /// One thing as the index holds it.
 struct Entry {
@@ -97,6 +107,7 @@ pub(crate) fn refresh_thing(conn: &Connection, thing: &ThingName, now: Millis) -
     else {
         return Ok(());
     };
+    values::write(conn, entry.seq, &entry.attributes, entry.shadow.as_ref())?;
     let groups: Vec<(String, String, bool)> = conn
         .prepare_cached(
             "SELECT g.name, g.query, EXISTS (SELECT 1 FROM group_members m WHERE m.group_name = g.name AND m.thing_name = ?1) \
@@ -119,74 +130,162 @@ pub(crate) fn refresh_thing(conn: &Connection, thing: &ThingName, now: Millis) -
 }
 
 /// Brings one dynamic group's membership up to date with its query (after it was created or its
-/// query changed).
+/// query changed): the things its plan names are checked, and members that are not among the
+/// matches leave.
 pub(crate) fn refresh_group(
     conn: &Connection,
     group: &ThingGroupName,
     query: &Query,
     now: Millis,
 ) -> Res<()> {
-    let members: std::collections::HashSet<String> = conn
+    let members: HashSet<String> = conn
         .prepare_cached("SELECT thing_name FROM group_members WHERE group_name = ?1")?
         .query_map([group.as_str()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let entries = conn
-        .prepare_cached(&format!("{} ORDER BY t.seq", entry_sql(query.needs())))?
-        .query_map([], entry)?
-        .collect::<Result<Vec<_>, _>>()?;
-    for entry in entries {
-        let matches = entry.matches(query);
-        if matches != members.contains(&entry.name) {
-            let thing = rows::stored::<ThingName>(entry.name)?;
-            if matches {
-                joined(conn, group, &thing, now)?;
-            } else {
-                left(conn, group, &thing, now)?;
+    let needs = query.needs();
+    let entries = match Plan::of(conn, query)? {
+        Some(plan) => {
+            let mut by_seq =
+                conn.prepare_cached(&format!("{} WHERE t.seq = ?1", entry_sql(needs)))?;
+            let mut entries = Vec::new();
+            for seq in plan.candidates(conn, 0, i64::MAX)? {
+                if let Some(entry) = by_seq.query_row([seq], entry).optional()? {
+                    entries.push(entry);
+                }
             }
+            entries
         }
+        None => conn
+            .prepare_cached(&format!("{} ORDER BY t.seq", entry_sql(needs)))?
+            .query_map([], entry)?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let mut matched = HashSet::new();
+    for entry in entries {
+        if entry.matches(query) {
+            if !members.contains(&entry.name) {
+                joined(
+                    conn,
+                    group,
+                    &rows::stored::<ThingName>(entry.name.clone())?,
+                    now,
+                )?;
+            }
+            matched.insert(entry.name);
+        }
+    }
+    let mut leaving: Vec<String> = members
+        .into_iter()
+        .filter(|m| !matched.contains(m))
+        .collect();
+    leaving.sort();
+    for member in leaving {
+        left(conn, group, &rows::stored::<ThingName>(member)?, now)?;
     }
     Ok(())
 }
 
-/// Things matching a query, in creation order. Things are scanned reading only what the query
-/// needs, and only those with the name and type the query pins, if it does.
+/// Forgets the searchable values of a thing about to be deleted.
+pub(crate) fn forget_thing(conn: &Connection, thing: &ThingName) -> Res<()> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM things WHERE name = ?1")?
+        .query_row([thing.as_str()], |r| r.get(0))
+        .optional()?;
+    match seq {
+        Some(seq) => values::forget(conn, seq),
+        None => Ok(()),
+    }
+}
+
+/// Rebuilds `thing_values` for every thing, for a database written before it existed.
+pub(crate) fn rebuild(conn: &Connection) -> Res<()> {
+    let entries = conn
+        .prepare(&entry_sql(Needs {
+            groups: false,
+            shadow: true,
+        }))?
+        .query_map([], entry)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for entry in entries {
+        values::write(conn, entry.seq, &entry.attributes, entry.shadow.as_ref())?;
+    }
+    Ok(())
+}
+
+/// Up to `wanted` things after `after` that match `query`, in creation order: the candidates of
+/// `plan`, or every thing when there is none.
+fn find(
+    conn: &Connection,
+    query: &Query,
+    plan: Option<Plan>,
+    after: i64,
+    wanted: usize,
+) -> Res<Vec<Entry>> {
+    let mut found = Vec::new();
+    match plan {
+        Some(plan) => {
+            let mut by_seq =
+                conn.prepare_cached(&format!("{} WHERE t.seq = ?1", entry_sql(ALL)))?;
+            let mut from = after;
+            'pages: loop {
+                let candidates = plan.candidates(conn, from, 256)?;
+                for &seq in &candidates {
+                    let Some(entry) = by_seq.query_row([seq], entry).optional()? else {
+                        continue;
+                    };
+                    if entry.matches(query) {
+                        found.push(entry);
+                        if found.len() >= wanted {
+                            break 'pages;
+                        }
+                    }
+                }
+                match candidates.last() {
+                    Some(&last) if plan.pages() => from = last,
+                    _ => break,
+                }
+            }
+        }
+        None => {
+            // Only what the query reads is loaded to decide; the matches are loaded whole.
+            let needs = query.needs();
+            let mut statement = conn.prepare_cached(&format!(
+                "{} WHERE t.seq > ?1 ORDER BY t.seq",
+                entry_sql(needs)
+            ))?;
+            let mut rows = statement.query([after])?;
+            while let Some(row) = rows.next()? {
+                let entry = entry(row)?;
+                if !entry.matches(query) {
+                    continue;
+                }
+                found.push(if needs == ALL {
+                    entry
+                } else {
+                    conn.prepare_cached(&format!("{} WHERE t.seq = ?1", entry_sql(ALL)))?
+                        .query_row([entry.seq], self::entry)?
+                });
+                if found.len() >= wanted {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Things matching a query, in creation order: the candidates of its plan, or every thing when
+/// it has none, each checked against the query until the page is full.
 pub(crate) fn search(
     conn: &Connection,
     query: &Query,
     page: PageRequest,
 ) -> Res<Page<ThingDocument>> {
     let after = paging::after_seq("search", &page)?;
-    let needs = query.needs();
-    // Pinned values become conditions of their own, so SQLite can use the name or type index.
-    let (name, thing_type) = (
-        query.required_value(&Field::ThingName),
-        query.required_value(&Field::ThingTypeName),
-    );
-    let mut sql = format!("{} WHERE t.seq > ?", entry_sql(needs));
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&after];
-    if let Some(name) = &name {
-        sql.push_str(" AND t.name = ?");
-        values.push(name);
-    }
-    if let Some(thing_type) = &thing_type {
-        sql.push_str(" AND t.thing_type = ?");
-        values.push(thing_type);
-    }
-    sql.push_str(" ORDER BY t.seq");
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     let wanted = usize::try_from(paging::fetch_limit(&page)).unwrap_or(usize::MAX);
-    let mut items = Vec::new();
-    while let Some(row) = rows.next()? {
-        let mut entry = entry(row)?;
-        if !entry.matches(query) {
-            continue;
-        }
-        if needs != ALL {
-            entry = conn
-                .prepare_cached(&format!("{} WHERE t.seq = ?1", entry_sql(ALL)))?
-                .query_row([entry.seq], self::entry)?;
-        }
+    let found = find(conn, query, Plan::of(conn, query)?, after, wanted)?;
+    let mut items = Vec::with_capacity(found.len());
+    for entry in found {
         // As AWS IoT's index holds it: the sections side by side, with metadata and version.
         let shadow = entry.shadow.as_ref().map(|s| {
             let mut document = serde_json::Map::new();
@@ -222,9 +321,9 @@ pub(crate) fn search(
                 shadow,
             },
         ));
-        if items.len() >= wanted {
-            break;
-        }
     }
     Ok(paging::finish("search", &page, items))
 }
+
+#[cfg(test)]
+mod tests;
