@@ -585,4 +585,30 @@ mod tests {
             .unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn a_version_7_database_gets_its_things_indexed() {
+        let dir = std::env::temp_dir().join(format!("iot-api-migrate-7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO things (name, thing_id, attributes, version, created_at) \
+                 VALUES ('lamp-1', 'id', '{\"floor\":\"3\"}', 1, 0);
+                 DROP TABLE thing_values;
+                 PRAGMA user_version = 7;",
+            )
+            .unwrap();
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        let indexed: (String, String, f64) = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT field, value, number FROM thing_values", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(indexed, ("attributes.floor".into(), "3".into(), 3.0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
