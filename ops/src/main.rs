@@ -5,6 +5,7 @@
 mod bench;
 mod deploy;
 mod device;
+mod fleet;
 mod smoke;
 mod transfer;
 mod upload;
@@ -35,6 +36,9 @@ enum Commands {
     /// Play a device: take the thing's next job from the local device endpoint, download and
     /// check its files, and end it as told.
     Device(device::Args),
+    /// A simulated fleet: register N things, then play them all as devices through a rollout.
+    #[command(subcommand)]
+    Fleet(fleet::Command),
     /// Upload a firmware file: register, upload with a progress bar, verify, optionally publish.
     Upload(upload::Args),
     /// Measure on this machine and print the figures as Markdown for BENCHMARKS.md.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Commands::Smoke(args) => smoke::run(args),
         Commands::Device(args) => device::run(args),
         Commands::Upload(args) => upload::run(args),
+        Commands::Fleet(command) => fleet::run(command),
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),

@@ -48,6 +48,9 @@ enum Commands {
     /// Upload a firmware file: register, upload with a progress bar, verify, optionally publish.
     /// [ops]
     Upload(Forwarded),
+    /// A simulated fleet: `fleet create` registers N things, `fleet play` plays them all as
+    /// devices through their pending jobs. [ops, built optimised]
+    Fleet(Forwarded),
     /// Measure on this machine (api, cold-start, registry, files, first-run) and print Markdown for
     /// BENCHMARKS.md.
     /// [ops]
@@ -70,24 +73,27 @@ fn main() -> ExitCode {
         Commands::Lint => test::lint(),
         Commands::Synth(args) => synth::run(args),
         Commands::Build(args) => build::run(args),
-        Commands::Deploy(f) => return ops("deploy", f),
-        Commands::Destroy(f) => return ops("destroy", f),
-        Commands::Smoke(f) => return ops("smoke", f),
-        Commands::Device(f) => return ops("device", f),
-        Commands::Upload(f) => return ops("upload", f),
-        Commands::Bench(f) => return ops("bench", f),
+        Commands::Deploy(f) => return ops("deploy", f, false),
+        Commands::Destroy(f) => return ops("destroy", f, false),
+        Commands::Smoke(f) => return ops("smoke", f, false),
+        Commands::Device(f) => return ops("device", f, false),
+        Commands::Upload(f) => return ops("upload", f, false),
+        // Thousands of devices at once need an optimised AWS SDK.
+        Commands::Fleet(f) => return ops("fleet", f, true),
+        Commands::Bench(f) => return ops("bench", f, false),
     };
     exit_code(result)
 }
 
 /// Runs `command` of the `ops` binary, building it first (the AWS SDK crates: minutes the first
-/// time), and exits as it exits.
-fn ops(command: &str, forwarded: Forwarded) -> ExitCode {
-    let status = cargo()
-        .args(["run", "--locked", "--package", "ops", "--"])
-        .arg(command)
-        .args(&forwarded.args)
-        .status();
+/// time, more for an optimised build), and exits as it exits.
+fn ops(command: &str, forwarded: Forwarded, release: bool) -> ExitCode {
+    let mut cargo = cargo();
+    cargo.args(["run", "--locked", "--package", "ops"]);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.arg("--").arg(command).args(&forwarded.args).status();
     match status {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(status) => ExitCode::from(

@@ -166,6 +166,7 @@ CREATE TABLE IF NOT EXISTS job_executions (
     UNIQUE (job_id, thing_name, execution_number)
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
+CREATE INDEX IF NOT EXISTS job_executions_by_job_status ON job_executions (job_id, status) WHERE latest = 1;
 CREATE TABLE IF NOT EXISTS rollout_pending (
     seq         INTEGER PRIMARY KEY,
     job_id      TEXT NOT NULL,

@@ -39,10 +39,10 @@ use console::Terminal;
 pub struct AwsArgs {
     /// The named profile of ~/.aws/config and ~/.aws/credentials to use [default: AWS_PROFILE, or the default profile].
     #[arg(long)]
-    profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The AWS region [default: the settings' region, or AWS_REGION, or the profile's].
     #[arg(long)]
-    region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Send every AWS call to this endpoint instead of AWS's (for an AWS stand-in).
     #[arg(long)]
     endpoint_url: Option<String>,
