@@ -300,7 +300,7 @@ async fn register(
         .send()
         .await
         .map_err(api_error(format!("adding {name} to {group}")))?;
-    let reported = serde_json::json!({"firmware": "1.0.0", "temp": i % 50});
+    let reported = serde_json::json!({"firmware": "1.0.0", "site": format!("site-{}", i % 10), "temp": i % 50});
     api.update_classic_shadow()
         .thing_name(name)
         .body(client::ShadowUpdateRequest {

@@ -54,6 +54,9 @@ enum Bench {
     ColdStart(bench::cold_start::Args),
     /// Load-test the emulator's fleet index: search, and dynamic groups following shadow reports.
     Registry(bench::registry::Args),
+    /// Fleet scale: search and dynamic groups over 100,000 things, and a rollout to all of them
+    /// played by the simulated fleet, against the targets of fleet scale.
+    Fleet(bench::fleet::Args),
     /// Upload and download a 1 GiB firmware file through the release local server: MB/s, RSS.
     Files(bench::files::Args),
     /// Time a newcomer's first run: `cargo xtask serve` and `cargo xtask test` from fresh clones.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Commands::Bench(Bench::Api(args)) => bench::run(args),
         Commands::Bench(Bench::ColdStart(args)) => bench::cold_start::run(args),
         Commands::Bench(Bench::Registry(args)) => bench::registry::run(args),
+        Commands::Bench(Bench::Fleet(args)) => bench::fleet::run(args),
         Commands::Bench(Bench::FirstRun(args)) => bench::first_run::run(args),
         Commands::Bench(Bench::Files(args)) => bench::files::run(args),
     };

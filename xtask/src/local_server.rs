@@ -17,6 +17,8 @@ pub enum Profile {
 pub struct LocalServer {
     child: Child,
     pub addr: SocketAddr,
+    /// The device (jobs data plane) endpoint's address.
+    pub device_addr: SocketAddr,
     dir: PathBuf,
 }
 
@@ -43,18 +45,22 @@ impl LocalServer {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
-            &mut line,
-        )?;
-        let addr = line
-            .trim()
-            .strip_prefix("Listening on http://")
-            .with_context(|| format!("unexpected first line {line:?}"))?;
+        let mut out = std::io::BufReader::new(child.stdout.take().context("no stdout")?);
+        let mut read = |prefix: &str| -> anyhow::Result<SocketAddr> {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line)?;
+            let addr = line
+                .trim()
+                .strip_prefix(prefix)
+                .with_context(|| format!("expected {prefix}..., got {line:?}"))?;
+            Ok(addr.parse()?)
+        };
+        let addr = read("Listening on http://")?;
+        let device_addr = read("Device jobs endpoint on http://")?;
         Ok(LocalServer {
             child,
-            addr: addr.parse()?,
+            addr,
+            device_addr,
             dir,
         })
     }

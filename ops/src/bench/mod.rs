@@ -21,6 +21,7 @@ use xtask::util::{cargo, run_checked};
 pub mod cold_start;
 pub mod files;
 pub mod first_run;
+pub mod fleet;
 pub mod registry;
 
 #[derive(clap::Args)]
