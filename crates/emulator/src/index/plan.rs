@@ -36,7 +36,7 @@ pub(super) struct Plan {
 
 impl Plan {
     pub(super) fn of(conn: &Connection, query: &Query) -> Res<Option<Plan>> {
-        Ok(plan(conn, query.expr())?.map(|(sources, _)| Plan { sources }))
+        Ok(plan(conn, query.expr())?.map(|sources| Plan { sources }))
     }
 
     /// Up to `limit` candidates after `after`, in sequence order. A single ordered source is
@@ -99,27 +99,27 @@ fn count(conn: &Connection, sources: &[Source]) -> Res<i64> {
     Ok(total)
 }
 
-/// The sources of `expr` and how many rows they hold (up to the cap each).
-fn plan(conn: &Connection, expr: &Expr) -> Res<Option<(Vec<Source>, i64)>> {
+/// The sources of `expr`. Rows are counted only to choose between the sides of an AND, so a
+/// query without one reads no more than its page.
+fn plan(conn: &Connection, expr: &Expr) -> Res<Option<Vec<Source>>> {
     Ok(match expr {
-        Expr::Term(field, predicate) => match term(field, predicate) {
-            Some(source) => {
-                let sources = vec![source];
-                let rows = count(conn, &sources)?;
-                Some((sources, rows))
-            }
-            None => None,
-        },
+        Expr::Term(field, predicate) => term(field, predicate).map(|source| vec![source]),
         Expr::Not(_) => None,
         Expr::Or(a, b) => match (plan(conn, a)?, plan(conn, b)?) {
-            (Some((mut left, left_rows)), Some((right, right_rows))) => {
+            (Some(mut left), Some(right)) => {
                 left.extend(right);
-                Some((left, left_rows + right_rows))
+                Some(left)
             }
             _ => None,
         },
         Expr::And(a, b) => match (plan(conn, a)?, plan(conn, b)?) {
-            (Some(left), Some(right)) => Some(if right.1 < left.1 { right } else { left }),
+            (Some(left), Some(right)) => {
+                Some(if count(conn, &right)? < count(conn, &left)? {
+                    right
+                } else {
+                    left
+                })
+            }
             (left, right) => left.or(right),
         },
     })
