@@ -113,13 +113,11 @@ fn plan(conn: &Connection, expr: &Expr) -> Res<Option<Vec<Source>>> {
             _ => None,
         },
         Expr::And(a, b) => match (plan(conn, a)?, plan(conn, b)?) {
-            (Some(left), Some(right)) => {
-                Some(if count(conn, &right)? < count(conn, &left)? {
-                    right
-                } else {
-                    left
-                })
-            }
+            (Some(left), Some(right)) => Some(if count(conn, &right)? < count(conn, &left)? {
+                right
+            } else {
+                left
+            }),
             (left, right) => left.or(right),
         },
     })
