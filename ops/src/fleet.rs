@@ -589,3 +589,120 @@ impl Device<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::testing::local_server;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parsed(args: &[&str]) -> Command {
+        Cli::parse_from(std::iter::once("fleet").chain(args.iter().copied())).command
+    }
+
+    /// A small fleet, created twice (the second time keeps what exists), plays a SNAPSHOT job
+    /// to its group to the end: every execution is final once, each device's outcome is its
+    /// roll at the odds given, the job counts what the devices report, and a device that
+    /// succeeded reports the document's version in its shadow.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fleet_plays_a_rollout_to_the_end_with_each_outcome_its_roll() {
+        let (url, endpoint) = local_server().await;
+        let things = 40;
+        let count = things.to_string();
+        let Command::Create(create_args) = parsed(&["create", "--url", &url, "--things", &count])
+        else {
+            panic!("not create");
+        };
+        let api = api(&create_args.fleet).await.unwrap();
+        create(&api, &create_args.fleet).await.unwrap();
+        let again = create(&api, &create_args.fleet).await.unwrap();
+        assert!(again.starts_with("40 things"), "{again}");
+        api.create_job()
+            .body_map(|b| {
+                b.job_id(Some("rollout".parse().unwrap()))
+                    .targets(vec![
+                        "arn:aws:iot:us-east-1:000000000000:thinggroup/sim-fleet"
+                            .parse()
+                            .unwrap(),
+                    ])
+                    .document(Some(r#"{"version":"2.0.0"}"#.parse().unwrap()))
+            })
+            .send()
+            .await
+            .unwrap();
+
+        let Command::Play(play_args) = parsed(&[
+            "play",
+            "--url",
+            &url,
+            "--endpoint",
+            &endpoint,
+            "--things",
+            &count,
+            "--concurrency",
+            "8",
+            "--fail",
+            "0.25",
+            "--reject",
+            "0.25",
+            "--progress-steps",
+            "2",
+        ]) else {
+            panic!("not play");
+        };
+        let jobs = jobs_client(&play_args).await.unwrap();
+        let report = play(&api, &jobs, &play_args).await.unwrap();
+        assert_eq!(report.errors, 0, "{:?}", report.first_error);
+        assert_eq!((report.devices, report.executions()), (things, things));
+
+        let mut expected = [0usize; 3];
+        for i in 0..things {
+            let roll = roll(&format!("sim-{i}"), "rollout", 1);
+            expected[if roll < 0.25 {
+                2
+            } else if roll < 0.5 {
+                1
+            } else {
+                0
+            }] += 1;
+        }
+        assert_eq!([report.succeeded, report.failed, report.rejected], expected);
+        // The odds are seen: forty rolls at one in four each leave none of the three empty.
+        assert!(expected.iter().all(|&n| n > 0), "{expected:?}");
+
+        let job = api.describe_job().job_id("rollout").send().await.unwrap();
+        let details = serde_json::to_value(&job.into_inner().job.job_process_details).unwrap();
+        let counted = [
+            "numberOfSucceededThings",
+            "numberOfFailedThings",
+            "numberOfRejectedThings",
+        ]
+        .map(|k| details[k].as_u64().unwrap_or_default() as usize);
+        assert_eq!(counted, expected, "{details}");
+        assert_eq!(
+            details["numberOfQueuedThings"].as_u64().unwrap_or_default(),
+            0
+        );
+
+        let succeeded = (0..things)
+            .map(|i| format!("sim-{i}"))
+            .find(|t| roll(t, "rollout", 1) >= 0.5)
+            .unwrap();
+        let shadow = api
+            .get_classic_shadow()
+            .thing_name(succeeded.as_str())
+            .send()
+            .await
+            .unwrap();
+        let shadow = serde_json::to_value(shadow.into_inner()).unwrap();
+        let reported = &shadow["thingShadow"]["state"]["reported"];
+        assert_eq!(reported["firmware"], "2.0.0", "{shadow}");
+    }
+}

@@ -7,6 +7,8 @@ mod deploy;
 mod device;
 mod fleet;
 mod smoke;
+#[cfg(test)]
+mod testing;
 mod transfer;
 mod upload;
 
