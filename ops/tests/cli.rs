@@ -16,7 +16,7 @@ fn help(words: &[&str]) -> String {
 
 #[test]
 fn every_command_answers_help_under_the_name_users_type() {
-    let commands: [&[&str]; 9] = [
+    let commands: [&[&str]; 13] = [
         &["deploy"],
         &["destroy"],
         &["smoke"],
@@ -26,6 +26,10 @@ fn every_command_answers_help_under_the_name_users_type() {
         &["bench", "cold-start"],
         &["bench", "registry"],
         &["bench", "first-run"],
+        &["bench", "fleet"],
+        &["fleet"],
+        &["fleet", "create"],
+        &["fleet", "play"],
     ];
     for words in commands {
         let text = help(words);
