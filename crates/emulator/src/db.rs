@@ -172,6 +172,34 @@ CREATE TABLE IF NOT EXISTS job_executions (
 );
 CREATE INDEX IF NOT EXISTS job_executions_by_thing ON job_executions (thing_name, seq);
 CREATE INDEX IF NOT EXISTS job_executions_by_job_status ON job_executions (job_id, status) WHERE latest = 1;
+-- How many of a job's things have their latest execution in each status, kept by the triggers
+-- below in the same transaction as every change of job_executions, so a job's progress is read
+-- in a few rows however many things it targets.
+CREATE TABLE IF NOT EXISTS job_execution_counts (
+    job_id  TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (job_id, status)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS job_execution_counts_insert AFTER INSERT ON job_executions
+WHEN NEW.latest = 1 BEGIN
+    INSERT INTO job_execution_counts (job_id, status, count) VALUES (NEW.job_id, NEW.status, 1)
+        ON CONFLICT (job_id, status) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS job_execution_counts_delete AFTER DELETE ON job_executions
+WHEN OLD.latest = 1 BEGIN
+    UPDATE job_execution_counts SET count = count - 1
+        WHERE job_id = OLD.job_id AND status = OLD.status;
+END;
+CREATE TRIGGER IF NOT EXISTS job_execution_counts_update
+AFTER UPDATE OF job_id, status, latest ON job_executions
+WHEN OLD.latest = 1 OR NEW.latest = 1 BEGIN
+    UPDATE job_execution_counts SET count = count - 1
+        WHERE OLD.latest = 1 AND job_id = OLD.job_id AND status = OLD.status;
+    INSERT INTO job_execution_counts (job_id, status, count)
+        SELECT NEW.job_id, NEW.status, 1 WHERE NEW.latest = 1
+        ON CONFLICT (job_id, status) DO UPDATE SET count = count + 1;
+END;
 CREATE TABLE IF NOT EXISTS rollout_pending (
     seq         INTEGER PRIMARY KEY,
     job_id      TEXT NOT NULL,
@@ -237,11 +265,11 @@ CREATE TABLE IF NOT EXISTS job_templates (
 
 /// The layout `SCHEMA` creates, kept in SQLite's `user_version`. An older database is brought up
 /// to date by `MIGRATIONS`; a newer one is refused rather than misread.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// `MIGRATIONS[n]` turns a database of version n + 1 into version n + 2: the table it changes
 /// and how. A database older than that table gets it whole from `SCHEMA` instead.
-const MIGRATIONS: [(&str, &str); 7] = [
+const MIGRATIONS: [(&str, &str); 8] = [
     // 2: the timers of IN_PROGRESS executions.
     (
         "job_executions",
@@ -287,6 +315,9 @@ const MIGRATIONS: [(&str, &str); 7] = [
     ),
     // 8: things' searchable values, a new table that SCHEMA creates and `create_schema` fills.
     ("thing_values", ""),
+    // 9: jobs' executions counted by status, a new table that SCHEMA creates and `create_schema`
+    // fills.
+    ("job_execution_counts", ""),
 ];
 
 /// Why the store could not be opened.
@@ -336,6 +367,17 @@ pub(crate) fn create_schema(conn: &Connection) -> Result<(), OpenError> {
         crate::index::rebuild(&tx)
             .map_err(|e| OpenError::Index(DomainError::from(e).to_string()))?;
         tx.commit()?;
+    }
+    if has_tables && found < 9 {
+        tracing::info!("counting the job executions of the local database");
+        conn.execute_batch(
+            "BEGIN;
+             DELETE FROM job_execution_counts;
+             INSERT INTO job_execution_counts (job_id, status, count)
+                 SELECT job_id, status, COUNT(*) FROM job_executions WHERE latest = 1
+                 GROUP BY job_id, status;
+             COMMIT;",
+        )?;
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
@@ -695,6 +737,144 @@ mod tests {
             })
             .unwrap();
         assert_eq!(indexed, ("attributes.floor".into(), "3".into(), 3.0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// One change of `job_executions`, as the jobs code makes them.
+    #[derive(Clone, Debug)]
+    enum Change {
+        /// A new latest execution of a thing (a job reaching it, or a retry).
+        Queue { job: u8, thing: u8 },
+        /// Its latest execution moves to another status.
+        Status { job: u8, thing: u8, status: u8 },
+        /// Its latest execution is deleted (DeleteJobExecution, DeleteThing).
+        Delete { job: u8, thing: u8 },
+        /// Its latest execution is deleted and the one before becomes the latest again.
+        Restore { job: u8, thing: u8 },
+    }
+
+    const STATUSES: [&str; 4] = ["QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED"];
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        let (job, thing) = (0..2u8, 0..3u8);
+        prop_oneof![
+            (job.clone(), thing.clone()).prop_map(|(job, thing)| Change::Queue { job, thing }),
+            (job.clone(), thing.clone(), 0..4u8).prop_map(|(job, thing, status)| Change::Status {
+                job,
+                thing,
+                status
+            }),
+            (job.clone(), thing.clone()).prop_map(|(job, thing)| Change::Delete { job, thing }),
+            (job, thing).prop_map(|(job, thing)| Change::Restore { job, thing }),
+        ]
+    }
+
+    fn apply(conn: &Connection, change: &Change) {
+        let (job, thing) = match change {
+            Change::Queue { job, thing }
+            | Change::Status { job, thing, .. }
+            | Change::Delete { job, thing }
+            | Change::Restore { job, thing } => (format!("job-{job}"), format!("thing-{thing}")),
+        };
+        let sql = match change {
+            Change::Queue { .. } => {
+                "UPDATE job_executions SET latest = 0 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1;
+                 INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status,
+                     status_details, version_number, queued_at, last_updated_at)
+                 SELECT ?1, ?2, COALESCE(MAX(execution_number), 0) + 1, 1, 'QUEUED', '{}', 1, 0, 0
+                 FROM job_executions WHERE job_id = ?1 AND thing_name = ?2;"
+            }
+            Change::Status { .. } => {
+                "UPDATE job_executions SET status = ?3 WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1;"
+            }
+            Change::Delete { .. } => {
+                "DELETE FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1;"
+            }
+            Change::Restore { .. } => {
+                "DELETE FROM job_executions WHERE job_id = ?1 AND thing_name = ?2 AND latest = 1;
+                 UPDATE job_executions SET latest = 1 WHERE job_id = ?1 AND thing_name = ?2
+                     AND execution_number = (SELECT MAX(execution_number) FROM job_executions
+                                             WHERE job_id = ?1 AND thing_name = ?2);"
+            }
+        };
+        let status = match change {
+            Change::Status { status, .. } => STATUSES[*status as usize],
+            _ => "",
+        };
+        for statement in sql.split_terminator(';').filter(|s| !s.trim().is_empty()) {
+            let mut statement = conn.prepare(statement).unwrap();
+            let wanted = statement.parameter_count();
+            let values = [job.as_str(), thing.as_str(), status];
+            statement
+                .execute(rusqlite::params_from_iter(&values[..wanted]))
+                .unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever happens to executions, the counts the triggers keep are what counting the
+        /// latest executions gives.
+        #[test]
+        fn job_execution_counts_follow_every_change(
+            changes in proptest::collection::vec(change(), 0..40)
+        ) {
+            let conn = Connection::open_in_memory().unwrap();
+            create_schema(&conn).unwrap();
+            for change in &changes {
+                apply(&conn, change);
+            }
+            let read = |sql: &str| -> Vec<(String, String, i64)> {
+                conn.prepare(sql)
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            let kept = read(
+                "SELECT job_id, status, count FROM job_execution_counts WHERE count > 0 \
+                 ORDER BY job_id, status",
+            );
+            let counted = read(
+                "SELECT job_id, status, COUNT(*) FROM job_executions WHERE latest = 1 \
+                 GROUP BY job_id, status ORDER BY job_id, status",
+            );
+            proptest::prop_assert_eq!(kept, counted);
+        }
+    }
+
+    #[test]
+    fn a_version_8_database_gets_its_job_executions_counted() {
+        let dir = std::env::temp_dir().join(format!("iot-api-migrate-8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.db");
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "DROP TRIGGER job_execution_counts_insert;
+                 DROP TRIGGER job_execution_counts_delete;
+                 DROP TRIGGER job_execution_counts_update;
+                 DROP TABLE job_execution_counts;
+                 INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status,
+                     status_details, version_number, queued_at, last_updated_at)
+                 VALUES ('fw', 'lamp-1', 1, 0, 'FAILED', '{}', 1, 0, 0),
+                        ('fw', 'lamp-1', 2, 1, 'SUCCEEDED', '{}', 1, 0, 0),
+                        ('fw', 'lamp-2', 1, 1, 'SUCCEEDED', '{}', 1, 0, 0);
+                 PRAGMA user_version = 8;",
+            )
+            .unwrap();
+        drop(Db::open(&Storage::File(path.clone())).unwrap());
+        let counts: Vec<(String, i64)> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT status, count FROM job_execution_counts WHERE job_id = 'fw'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(counts, [("SUCCEEDED".to_string(), 2)]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

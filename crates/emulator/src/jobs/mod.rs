@@ -266,6 +266,7 @@ pub(crate) fn delete(conn: &Connection, job_id: &JobId, force: bool) -> Res<()> 
     }
     for table in [
         "job_executions",
+        "job_execution_counts",
         "job_targets",
         "rollout_pending",
         "job_files",
@@ -280,7 +281,7 @@ pub(crate) fn delete(conn: &Connection, job_id: &JobId, force: bool) -> Res<()> 
 fn process_details(conn: &Connection, job_id: &str) -> Res<JobProcessDetails> {
     let mut details = JobProcessDetails::default();
     let mut stmt = conn.prepare_cached(
-        "SELECT status, COUNT(*) AS count FROM job_executions WHERE job_id = ?1 AND latest = 1 GROUP BY status",
+        "SELECT status, count FROM job_execution_counts WHERE job_id = ?1 AND count > 0",
     )?;
     let mut rows = stmt.query([job_id])?;
     while let Some(row) = rows.next()? {

@@ -59,8 +59,8 @@ pub(crate) fn after_end(
 fn abort_if_due(conn: &Connection, job_id: &str, abort: &AbortConfig, at: Millis) -> Res<()> {
     let finished: Vec<(String, i64)> = conn
         .prepare_cached(
-            "SELECT status, COUNT(*) AS count FROM job_executions WHERE job_id = ?1 AND latest = 1 \
-             AND status IN ('SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT') GROUP BY status",
+            "SELECT status, count FROM job_execution_counts WHERE job_id = ?1 \
+             AND status IN ('SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT')",
         )?
         .query_map([job_id], |r| Ok((r.get("status")?, r.get("count")?)))?
         .collect::<Result<_, _>>()?;
@@ -124,13 +124,13 @@ pub(crate) fn roll_out(conn: &Connection, job_id: &str, at: Millis) -> Res<()> {
                     criteria.number_of_succeeded_things,
                 ) {
                     (Some(n), _) => (
-                        conn.prepare_cached("SELECT COUNT(*) FROM job_executions WHERE job_id = ?1 AND latest = 1")?
+                        conn.prepare_cached("SELECT COALESCE(SUM(count), 0) FROM job_execution_counts WHERE job_id = ?1")?
                             .query_row([job_id], |r| r.get::<_, i64>(0))?,
                         n,
                     ),
                     (None, n) => (
                         conn.prepare_cached(
-                            "SELECT COUNT(*) FROM job_executions WHERE job_id = ?1 AND latest = 1 AND status = 'SUCCEEDED'",
+                            "SELECT COALESCE(SUM(count), 0) FROM job_execution_counts WHERE job_id = ?1 AND status = 'SUCCEEDED'",
                         )?
                         .query_row([job_id], |r| r.get::<_, i64>(0))?,
                         n.unwrap_or(i64::MAX),
