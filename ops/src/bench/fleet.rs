@@ -26,7 +26,7 @@ pub struct Args {
     /// Things in the small fleet, measured first for comparison.
     #[arg(long, default_value_t = 1_000)]
     small: usize,
-    /// Seconds each search scenario runs.
+    /// Seconds each search scenario runs at each fleet size (in turns of one second).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
     /// Connections of the search scenarios.
@@ -84,15 +84,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // The two fleets live in two servers, and their searches take turns, a second at a time,
+    // so that whatever else the machine does in those seconds weighs on both sizes alike.
+    let small_server = LocalServer::start(Profile::Release)?;
+    eprintln!("{}", create(&fleet, &small_server.url(), args.small)?);
     let server = LocalServer::start(Profile::Release)?;
     let url = server.url();
-
-    let created = create(&fleet, &url, args.small)?;
-    eprintln!("{created}");
-    let small = runtime.block_on(searches(server.addr, &args))?;
-    let created = create(&fleet, &url, args.things)?;
-    eprintln!("{created}");
-    let large = runtime.block_on(searches(server.addr, &args))?;
+    eprintln!("{}", create(&fleet, &url, args.things)?);
+    let (small, large) = runtime.block_on(searches(small_server.addr, server.addr, &args))?;
+    drop(small_server);
     let requery = runtime.block_on(requery(server.addr))?;
 
     let api = client::connect(&url, client::Signer::None);
@@ -243,19 +243,32 @@ fn create(fleet: &Path, url: &str, things: usize) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
-async fn searches(addr: SocketAddr, args: &Args) -> anyhow::Result<Vec<super::Stats>> {
-    let mut results = Vec::new();
-    for (_, path) in SEARCHES {
-        let stats = drive(
-            addr,
-            args.connections,
-            Until::Elapsed(Duration::from_secs(args.seconds)),
-            Arc::new(move |_| (Method::GET, path.to_owned(), None)),
-        )
-        .await?;
-        results.push(stats);
+/// Each search at both fleet sizes, in turns of one second until each has run `--seconds`.
+async fn searches(
+    small: SocketAddr,
+    large: SocketAddr,
+    args: &Args,
+) -> anyhow::Result<(Vec<super::Stats>, Vec<super::Stats>)> {
+    let mut results: [Vec<super::Stats>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..args.seconds.max(1) {
+        for (addr, stats) in [small, large].into_iter().zip(results.iter_mut()) {
+            for (i, (_, path)) in SEARCHES.iter().enumerate() {
+                let turn = drive(
+                    addr,
+                    args.connections,
+                    Until::Elapsed(Duration::from_secs(1)),
+                    Arc::new(move |_| (Method::GET, path.to_string(), None)),
+                )
+                .await?;
+                match stats.get_mut(i) {
+                    Some(total) => total.absorb(turn),
+                    None => stats.push(turn),
+                }
+            }
+        }
     }
-    Ok(results)
+    let [small, large] = results;
+    Ok((small, large))
 }
 
 /// Creates a dynamic group, then changes its query twice through each of `QUERIES`, timing

@@ -113,6 +113,15 @@ struct Stats {
 }
 
 impl Stats {
+    /// Adds another run of the same scenario.
+    fn absorb(&mut self, other: Stats) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+    }
+
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
