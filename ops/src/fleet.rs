@@ -7,7 +7,6 @@
 //! with a summary. Against the local server by default; with `--stack` (the API) and
 //! `--endpoint` (the account's jobs data plane), against AWS.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use aws_sdk_iotjobsdataplane::types::JobExecutionStatus;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use client::Signer;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::deploy::{self, AwsArgs};
-use xtask::infra::{Overrides, Settings};
+use crate::api::ApiArgs;
+use crate::deploy;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -42,21 +40,8 @@ pub struct FleetArgs {
     /// Calls in flight at once (devices playing at once, for `play`).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
-    /// The API's URL.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:8080",
-        conflicts_with = "stack"
-    )]
-    url: String,
-    /// Call the API of this deployed stack instead (its `ApiUrl` output, signed as it requires).
-    #[arg(long)]
-    stack: Option<String>,
-    /// The settings file, for `--stack`.
-    #[arg(long, default_value = "infra/iot-api.toml")]
-    config: PathBuf,
     #[command(flatten)]
-    aws: AwsArgs,
+    api: ApiArgs,
 }
 
 fn prefix(text: &str) -> Result<String, String> {
@@ -117,13 +102,13 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     runtime.block_on(async {
         match command {
             Command::Create(args) => {
-                let api = api(&args.fleet).await?;
+                let api = args.fleet.api.client().await?;
                 let summary = create(&api, &args.fleet).await?;
                 println!("{summary}");
                 Ok(())
             }
             Command::Play(args) => {
-                let api = api(&args.fleet).await?;
+                let api = args.fleet.api.client().await?;
                 let jobs = jobs_client(&args).await?;
                 let report = play(&api, &jobs, &args).await?;
                 println!("{}", report.summary());
@@ -140,23 +125,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     })
 }
 
-async fn api(fleet: &FleetArgs) -> anyhow::Result<client::Client> {
-    let (url, signer) = match &fleet.stack {
-        None => (fleet.url.clone(), Signer::None),
-        Some(stack) => {
-            let settings = Settings::load(&Overrides {
-                config: fleet.config.clone(),
-                ..Overrides::default()
-            })?;
-            let region = deploy::region(&fleet.aws, &settings)?;
-            let config = deploy::sdk_config(&fleet.aws, region).await?;
-            let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-            crate::smoke::stack_target(&cloudformation, stack, &config).await?
-        }
-    };
-    Ok(client::connect(&url, signer))
-}
-
 /// The jobs data plane: the local endpoint with placeholder credentials (it checks no
 /// signature), or an account's with the AWS credentials.
 async fn jobs_client(args: &PlayArgs) -> anyhow::Result<aws_sdk_iotjobsdataplane::Client> {
@@ -166,7 +134,7 @@ async fn jobs_client(args: &PlayArgs) -> anyhow::Result<aws_sdk_iotjobsdataplane
     if local {
         return Ok(crate::device::client(&args.endpoint));
     }
-    let config = deploy::sdk_config(&args.fleet.aws, args.fleet.aws.region.clone()).await?;
+    let config = deploy::sdk_config(&args.fleet.api.aws, args.fleet.api.aws.region.clone()).await?;
     let config = aws_sdk_iotjobsdataplane::config::Builder::from(&config)
         .endpoint_url(&args.endpoint)
         .build();
@@ -620,7 +588,7 @@ mod tests {
         else {
             panic!("not create");
         };
-        let api = api(&create_args.fleet).await.unwrap();
+        let api = create_args.fleet.api.client().await.unwrap();
         create(&api, &create_args.fleet).await.unwrap();
         let again = create(&api, &create_args.fleet).await.unwrap();
         assert!(again.starts_with("40 things"), "{again}");

@@ -2,6 +2,7 @@
 //! xtask deploy` runs `ops deploy`). They are a binary of their own so that serving and testing
 //! locally never wait for the AWS SDK crates to build.
 
+mod api;
 mod bench;
 mod deploy;
 mod device;

@@ -8,12 +8,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use client::types;
-use client::Signer;
 use models::files::{CategoryId, CategoryName};
 
-use crate::deploy::{self, AwsArgs};
+use crate::api::ApiArgs;
 use crate::transfer;
-use xtask::infra::{Overrides, Settings};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,43 +37,13 @@ pub struct Args {
     /// one PUT carries (5 GiB) are uploaded in parts of the API's choosing without it.
     #[arg(long)]
     part_size: Option<u64>,
-    /// The API to upload to: the local server unless a stack is named.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:8080",
-        conflicts_with = "stack"
-    )]
-    url: String,
-    /// Upload to this deployed stack instead, reading its `ApiUrl` and `Authorization` outputs.
-    #[arg(long)]
-    stack: Option<String>,
-    /// The settings file (for the stack's region).
-    #[arg(long, default_value = "infra/iot-api.toml")]
-    config: PathBuf,
     #[command(flatten)]
-    aws: AwsArgs,
+    api: ApiArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let (url, signer) = match &args.stack {
-            None => (args.url.clone(), Signer::None),
-            Some(stack) => {
-                let settings = Settings::load(&Overrides {
-                    config: args.config.clone(),
-                    ..Overrides::default()
-                })?;
-                let region = deploy::region(&args.aws, &settings)?;
-                let config = deploy::sdk_config(&args.aws, region).await?;
-                crate::smoke::stack_target(
-                    &aws_sdk_cloudformation::Client::new(&config),
-                    stack,
-                    &config,
-                )
-                .await?
-            }
-        };
-        let file = upload(&client::connect(&url, signer), &args).await?;
+        let file = upload(&args.api.client().await?, &args).await?;
         println!("{}", serde_json::to_string_pretty(&file)?);
         Ok(())
     })
@@ -307,6 +275,7 @@ mod tests {
     use super::*;
     use crate::device::{client as device_client, Device};
     use crate::testing::local_server;
+    use client::Signer;
 
     /// The command's arguments, as a shell gives them.
     fn parsed(args: &[&str]) -> Args {
