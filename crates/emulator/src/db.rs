@@ -690,48 +690,45 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    #[test]
-    fn a_version_6_catalog_gains_the_upload_columns() {
-        let dir = std::env::temp_dir().join(format!("iot-api-migrate-6-{}", std::process::id()));
+    /// A database file of this emulator taken back to an older version by `downgrade`, then
+    /// opened again: its folder (to remove) and a connection to what the migration made of it.
+    fn migrated(version: i64, downgrade: &str) -> (std::path::PathBuf, Connection) {
+        let dir =
+            std::env::temp_dir().join(format!("iot-api-migrate-{version}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
         drop(Db::open(&Storage::File(path.clone())).unwrap());
         Connection::open(&path)
             .unwrap()
-            .execute_batch(
-                "ALTER TABLE files DROP COLUMN upload_id;
-                 ALTER TABLE files DROP COLUMN upload_size;
-                 ALTER TABLE files DROP COLUMN part_size;
-                 ALTER TABLE files DROP COLUMN upload_error;
-                 PRAGMA user_version = 6;",
-            )
+            .execute_batch(&format!("{downgrade} PRAGMA user_version = {version};"))
             .unwrap();
         drop(Db::open(&Storage::File(path.clone())).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .prepare("SELECT upload_id, upload_size, part_size, upload_error FROM files")
+        (dir, Connection::open(&path).unwrap())
+    }
+
+    #[test]
+    fn a_version_6_catalog_gains_the_upload_columns() {
+        let (dir, conn) = migrated(
+            6,
+            "ALTER TABLE files DROP COLUMN upload_id;
+             ALTER TABLE files DROP COLUMN upload_size;
+             ALTER TABLE files DROP COLUMN part_size;
+             ALTER TABLE files DROP COLUMN upload_error;",
+        );
+        conn.prepare("SELECT upload_id, upload_size, part_size, upload_error FROM files")
             .unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_version_7_database_gets_its_things_indexed() {
-        let dir = std::env::temp_dir().join(format!("iot-api-migrate-7-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.db");
-        drop(Db::open(&Storage::File(path.clone())).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO things (name, thing_id, attributes, version, created_at) \
-                 VALUES ('lamp-1', 'id', '{\"floor\":\"3\"}', 1, 0);
-                 DROP TABLE thing_values;
-                 PRAGMA user_version = 7;",
-            )
-            .unwrap();
-        drop(Db::open(&Storage::File(path.clone())).unwrap());
-        let indexed: (String, String, f64) = Connection::open(&path)
-            .unwrap()
+        let (dir, conn) = migrated(
+            7,
+            "INSERT INTO things (name, thing_id, attributes, version, created_at) \
+             VALUES ('lamp-1', 'id', '{\"floor\":\"3\"}', 1, 0);
+             DROP TABLE thing_values;",
+        );
+        let indexed: (String, String, f64) = conn
             .query_row("SELECT field, value, number FROM thing_values", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
@@ -846,28 +843,19 @@ mod tests {
 
     #[test]
     fn a_version_8_database_gets_its_job_executions_counted() {
-        let dir = std::env::temp_dir().join(format!("iot-api-migrate-8-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.db");
-        drop(Db::open(&Storage::File(path.clone())).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "DROP TRIGGER job_execution_counts_insert;
-                 DROP TRIGGER job_execution_counts_delete;
-                 DROP TRIGGER job_execution_counts_update;
-                 DROP TABLE job_execution_counts;
-                 INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status,
-                     status_details, version_number, queued_at, last_updated_at)
-                 VALUES ('fw', 'lamp-1', 1, 0, 'FAILED', '{}', 1, 0, 0),
-                        ('fw', 'lamp-1', 2, 1, 'SUCCEEDED', '{}', 1, 0, 0),
-                        ('fw', 'lamp-2', 1, 1, 'SUCCEEDED', '{}', 1, 0, 0);
-                 PRAGMA user_version = 8;",
-            )
-            .unwrap();
-        drop(Db::open(&Storage::File(path.clone())).unwrap());
-        let counts: Vec<(String, i64)> = Connection::open(&path)
-            .unwrap()
+        let (dir, conn) = migrated(
+            8,
+            "DROP TRIGGER job_execution_counts_insert;
+             DROP TRIGGER job_execution_counts_delete;
+             DROP TRIGGER job_execution_counts_update;
+             DROP TABLE job_execution_counts;
+             INSERT INTO job_executions (job_id, thing_name, execution_number, latest, status,
+                 status_details, version_number, queued_at, last_updated_at)
+             VALUES ('fw', 'lamp-1', 1, 0, 'FAILED', '{}', 1, 0, 0),
+                    ('fw', 'lamp-1', 2, 1, 'SUCCEEDED', '{}', 1, 0, 0),
+                    ('fw', 'lamp-2', 1, 1, 'SUCCEEDED', '{}', 1, 0, 0);",
+        );
+        let counts: Vec<(String, i64)> = conn
             .prepare("SELECT status, count FROM job_execution_counts WHERE job_id = 'fw'")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -875,6 +863,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(counts, [("SUCCEEDED".to_string(), 2)]);
+        drop(conn);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
