@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hyper::Method;
 
-use super::{drive, machine, Until};
+use super::{drive, Until};
 use xtask::local_server::{LocalServer, Profile};
 use xtask::util::{cargo, run_checked, target_dir};
 
@@ -62,28 +62,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.small == 0 || args.things <= args.small {
         bail!("--things must be greater than --small, and --small above 0");
     }
-    run_checked(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "server",
-        "--bin",
-        "iot-api-local",
-        "--package",
-        "ops",
-        "--bin",
-        "ops",
-    ]))?;
+    // Built apart, as `cargo xtask` builds `ops`, so that neither build changes the features
+    // the other's dependencies are compiled with (which would rebuild them).
+    let runtime = super::prepare()?;
+    run_checked(cargo().args(["build", "--release", "--locked", "--package", "ops"]))?;
     let fleet = target_dir().join("release").join("ops");
-    println!("{}", machine());
     println!(
         "Command: `cargo xtask bench fleet` ({} and {} things, searches {} s on {} connections, {} devices at once)\n",
         args.small, args.things, args.seconds, args.connections, args.concurrency
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     // The two fleets live in two servers, and their searches take turns, a second at a time,
     // so that whatever else the machine does in those seconds weighs on both sizes alike.
     let small_server = LocalServer::start(Profile::Release)?;
