@@ -176,7 +176,7 @@ impl Process {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let answered = api.wait_for(count, Duration::from_secs(60)).await;
-        let peak_rss_kib = peak_rss_kib(child.id());
+        let peak_rss_kib = super::memory_kib(child.id(), "VmHWM");
         child.kill()?;
         child.wait()?;
         if !api.init_errors().is_empty() {
@@ -214,17 +214,6 @@ impl Process {
             statuses,
         })
     }
-}
-
-/// The peak resident set (VmHWM) of a running process, from `/proc`.
-fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .context("reading /proc/<pid>/status (Linux only)")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
 }
 
 fn ms(d: Duration) -> f64 {

@@ -41,17 +41,6 @@ fn block() -> Vec<u8> {
         .collect()
 }
 
-/// A process's resident memory in KiB, now (`VmRSS`) or at its peak (`VmHWM`), from /proc.
-fn memory_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
-}
-
 fn mb_per_second(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64()
 }
@@ -117,7 +106,7 @@ async fn measure(server: &LocalServer, size_mib: u64) -> anyhow::Result<()> {
     let upload = &upload["upload"];
     let put_url = upload["url"].as_str().context("no upload url")?;
 
-    let rss_before = memory_kib(server.pid(), "VmRSS")?;
+    let rss_before = super::memory_kib(server.pid(), "VmRSS")?;
     let block_for_stream = block.clone();
     let stream = futures_util::stream::iter(
         (0..size_mib).map(move |i| Ok::<_, std::io::Error>(chunk(&block_for_stream, i))),
@@ -169,7 +158,7 @@ async fn measure(server: &LocalServer, size_mib: u64) -> anyhow::Result<()> {
     if received != size || received_checksum != checksum {
         bail!("the download brought {received} bytes with sha256 {received_checksum}, not the file uploaded");
     }
-    let peak = memory_kib(server.pid(), "VmHWM")?;
+    let peak = super::memory_kib(server.pid(), "VmHWM")?;
 
     println!("{}\n", machine());
     println!("| {size_mib} MiB file | time | throughput |");

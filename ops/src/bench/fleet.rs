@@ -5,9 +5,8 @@
 //! with the server's peak RSS. Prints the figures, and each target with its verdict, as Markdown.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,7 +101,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("creating the rollout's job: {e}"))?;
     let job_created = started.elapsed();
 
-    let rss = RssSampler::start(server.pid());
     let started = Instant::now();
     let output = Command::new(&fleet)
         .args(["fleet", "play", "--url", &url])
@@ -113,7 +111,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .output()
         .with_context(|| format!("running {}", fleet.display()))?;
     let rollout = started.elapsed();
-    let peak_rss_mib = rss.stop(server.pid())?;
+    // The kernel's high-water mark covers the server's whole life, the fleet's creation included.
+    let peak_rss_mib = super::memory_kib(server.pid(), "VmHWM")? as f64 / 1024.0;
     let played = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         bail!(
@@ -290,52 +289,4 @@ async fn requery(addr: SocketAddr) -> anyhow::Result<Vec<(String, Duration)>> {
         timings.push((query.to_string(), Duration::from_micros(micros)));
     }
     Ok(timings)
-}
-
-/// Samples a process's resident set every 100 ms, for its peak while something runs.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak_kib: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(PathBuf::from(format!("/proc/{pid}/status")))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> Self {
-        let (stop, peak_kib) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
-        let (flag, peak) = (Arc::clone(&stop), Arc::clone(&peak_kib));
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok(kib) = status_kib(pid, "VmRSS:") {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        RssSampler {
-            stop,
-            peak_kib,
-            thread,
-        }
-    }
-
-    /// The peak in MiB: the samples', or the kernel's high-water mark if that is higher (it
-    /// covers the whole life of the process, the fleet's creation included).
-    fn stop(self, pid: u32) -> anyhow::Result<f64> {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        let hwm = status_kib(pid, "VmHWM:")?;
-        Ok(hwm.max(self.peak_kib.load(Ordering::Relaxed)) as f64 / 1024.0)
-    }
 }

@@ -146,6 +146,18 @@ impl Stats {
 const HEADER: &str =
     "| scenario | requests/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|";
 
+/// A process's resident memory in KiB, now (`VmRSS`) or at its peak (`VmHWM`), from /proc
+/// (Linux only).
+fn memory_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
 /// Sends requests over `connections` keep-alive connections until `until`, timing each; any
 /// answer but 200 is a failure.
 async fn drive(
