@@ -10,7 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use models::DomainError;
@@ -407,6 +407,8 @@ pub(crate) struct Db {
     jobs: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// How many batches the writer has committed; it counts each before answering its changes.
+    commits: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -436,16 +438,25 @@ impl Db {
         let writer = Arc::new(Mutex::new(writer));
         let (jobs, queue) = mpsc::channel();
         let connection = Arc::clone(&writer);
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&commits);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_batches(&connection, &queue))
+            .spawn(move || write_batches(&connection, &queue, &counted))
             .map_err(OpenError::Writer)?;
         Ok(Arc::new(Db {
             writer,
             jobs,
             readers: readers.into_iter().map(Mutex::new).collect(),
             next_reader: AtomicUsize::new(0),
+            commits,
         }))
+    }
+
+    /// How many batches have been committed so far. A read that starts after seeing this
+    /// count sees every change answered before it was taken.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     /// The time a manual clock last showed on this store, if one ever ran on it.
@@ -517,8 +528,8 @@ impl Db {
 }
 
 /// The writer thread: takes the changes queued, up to `MAX_BATCH`, runs them in one transaction
-/// and answers each once it is committed, until the store is dropped.
-fn write_batches(writer: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
+/// and answers each once it is committed and counted, until the store is dropped.
+fn write_batches(writer: &Mutex<Connection>, queue: &mpsc::Receiver<Job>, commits: &AtomicU64) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -549,6 +560,7 @@ fn write_batches(writer: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
             let _ = conn.execute_batch("ROLLBACK");
         }
         drop(conn);
+        commits.fetch_add(1, Ordering::Release);
         for deliver in deliveries {
             deliver(committed.clone());
         }

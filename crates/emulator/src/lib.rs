@@ -10,6 +10,7 @@ mod db;
 mod device;
 mod index;
 mod jobs;
+mod memo;
 pub mod objects;
 mod paging;
 mod registry;
@@ -52,6 +53,9 @@ pub use clock::Clock;
 pub use db::{OpenError, Storage};
 pub use thing_types::DEFAULT_DELETE_WAIT as DEFAULT_THING_TYPE_DELETE_WAIT;
 
+/// How many described jobs are remembered between two commits.
+const DESCRIBED_JOBS_KEPT: usize = 1024;
+
 /// The account and region the emulator pretends to be, unless told otherwise.
 pub fn default_location() -> Location {
     Location {
@@ -66,6 +70,9 @@ pub struct Emulator {
     /// Where files' bytes are kept: the local stand-in for the S3 bucket.
     objects: Arc<objects::Objects>,
     clock: Clock,
+    /// Jobs described since the last commit: a console or a deploy script polls a job far more
+    /// often than it changes.
+    described_jobs: Arc<memo::Memo<JobId, Job>>,
     /// How long a deprecated thing type must wait before it may be deleted.
     thing_type_delete_wait: std::time::Duration,
 }
@@ -90,6 +97,7 @@ impl Emulator {
             db,
             objects: Arc::new(objects),
             clock: Clock::System,
+            described_jobs: Arc::new(memo::Memo::new(DESCRIBED_JOBS_KEPT)),
             thing_type_delete_wait: thing_types::DEFAULT_DELETE_WAIT,
         })
     }
@@ -354,9 +362,16 @@ impl Backend for Emulator {
     }
 
     async fn describe_job(&self, job_id: &JobId) -> Result<Job> {
-        let job_id = job_id.clone();
-        self.read(move |here, conn| jobs::describe(conn, here, &job_id))
-            .await
+        let commits = self.db.commits();
+        if let Some(job) = self.described_jobs.get(job_id, commits) {
+            return Ok(job);
+        }
+        let id = job_id.clone();
+        let job = self
+            .read(move |here, conn| jobs::describe(conn, here, &id))
+            .await?;
+        self.described_jobs.put(job_id.clone(), commits, job.clone());
+        Ok(job)
     }
 
     async fn get_job_document(&self, job_id: &JobId) -> Result<String> {

@@ -1,5 +1,6 @@
 //! Jobs: create, get, document, update, list, cancel, delete, associate.
 
+use models::job::ExecutionStatus;
 use serde_json::json;
 
 use crate::helpers::spawn_app;
@@ -286,6 +287,51 @@ async fn get_job_document_returns_the_text_as_created() {
         app.get("/jobs/j/document").await.assert_ok()["document"],
         document
     );
+}
+
+/// The emulator remembers a described job until its next commit; every kind of change must
+/// still show in the next describe, however often the job was described before it.
+#[cfg_attr(
+    contract_on_moto,
+    ignore = "moto: UpdateJob is not implemented, and no jobs data plane"
+)]
+#[tokio::test]
+async fn a_job_described_again_shows_every_change_since() {
+    let app = spawn_app();
+    app.create_things(&["a", "b"]).await;
+    app.create_group("g", None).await;
+    app.create_job("j", &[app.group_arn("g")], "CONTINUOUS")
+        .await;
+    let counts = |job: &serde_json::Value| {
+        let details = &job["jobProcessDetails"];
+        [
+            "numberOfQueuedThings",
+            "numberOfInProgressThings",
+            "numberOfSucceededThings",
+        ]
+        .map(|field| details[field].as_i64().unwrap_or(0))
+    };
+    for _ in 0..3 {
+        assert_eq!(counts(&app.job("j").await), [0, 0, 0]);
+    }
+    app.add_to_group("g", "a").await;
+    assert_eq!(counts(&app.job("j").await), [1, 0, 0], "a member joined");
+    app.device_reports("j", "a", ExecutionStatus::InProgress)
+        .await;
+    assert_eq!(counts(&app.job("j").await), [0, 1, 0], "the device started");
+    app.device_reports("j", "a", ExecutionStatus::Succeeded)
+        .await;
+    assert_eq!(counts(&app.job("j").await), [0, 0, 1], "the device ended");
+    app.put("/jobs/j", Some(json!({"description": "later"})))
+        .await
+        .assert_ok();
+    assert_eq!(app.job("j").await["description"], "later");
+    app.put("/jobs/j/cancel", None).await.assert_ok();
+    assert_eq!(app.job("j").await["status"], "CANCELED");
+    app.delete("/jobs/j?force=true", None).await.assert_ok();
+    app.get("/jobs/j")
+        .await
+        .assert_error(404, "ResourceNotFound", "j");
 }
 
 #[cfg_attr(contract_on_moto, ignore = "moto: UpdateJob is not implemented")]
