@@ -1,8 +1,9 @@
 //! The contract as outside tools read it, run by `cargo xtask test`: openapi-generator validates
 //! `openapi.yaml` (it refuses duplicate keys, as every generator does), two independent generators
 //! write Python clients that drive every operation against the local server
-//! (`contract/clients.py`), schemathesis fuzzes the server in every phase with all its checks, and
-//! headless Chromium renders the server's `/docs` with no network.
+//! (`contract/clients.py`), schemathesis fuzzes the server in every phase with all its checks,
+//! headless Chromium renders the server's `/docs` with no network, and Selenium drives the console
+//! in it through a rollout (`contract/console_test.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +22,7 @@ const SCHEMATHESIS_EXAMPLES: &str = "30";
 
 /// Runs the checks against the debug `iot-api-local`, with the clients `generated_clients` wrote;
 /// the test build must have made the debug `iot-api-local` and `ops` binaries.
-pub fn run(venv: &Venv, clients: &Path, chromium: &Path) -> anyhow::Result<()> {
+pub fn run(venv: &Venv, clients: &Path, chromium: &Chromium) -> anyhow::Result<()> {
     let root = project_root();
     let server = LocalServer::start(Profile::Debug)?;
     run_checked(
@@ -33,7 +34,8 @@ pub fn run(venv: &Venv, clients: &Path, chromium: &Path) -> anyhow::Result<()> {
             .arg(clients.join("openapi-python-client"))
             .env("PYTHONDONTWRITEBYTECODE", "1"),
     )?;
-    docs_in_chromium(chromium, &server.url())?;
+    docs_in_chromium(&chromium.browser, &server.url())?;
+    console_in_chromium(venv, chromium, &server)?;
     // The typed Rust client, in the scenario `cargo xtask smoke` runs against a deployed stack.
     run_checked(Command::new(target_dir().join("debug").join("ops")).args([
         "smoke",
@@ -167,11 +169,47 @@ fn docs_in_chromium(chromium: &Path, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Debian's Chromium, installed when missing (the test command runs as root on CI machines).
-pub fn chromium() -> anyhow::Result<PathBuf> {
-    let path = PathBuf::from("/usr/bin/chromium");
-    if !path.exists() {
-        eprintln!("installing Debian's chromium for the browser checks");
+/// The fleet console driven in headless Chromium by `contract/console_test.py`, against `server`
+/// and a device played by the debug `ops`; its screenshots go to `target/console/`.
+fn console_in_chromium(
+    venv: &Venv,
+    chromium: &Chromium,
+    server: &LocalServer,
+) -> anyhow::Result<()> {
+    let root = project_root();
+    run_checked(
+        Command::new(venv.bin("python"))
+            .arg(root.join("contract").join("console_test.py"))
+            .args(["--url", &server.url()])
+            .arg("--device-endpoint")
+            .arg(format!("http://{}", server.device_addr))
+            .arg("--ops")
+            .arg(target_dir().join("debug").join("ops"))
+            .arg("--chromium")
+            .arg(&chromium.browser)
+            .arg("--chromedriver")
+            .arg(&chromium.driver)
+            .arg("--screenshots")
+            .arg(target_dir().join("console"))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    )
+}
+
+/// Debian's Chromium and the chromedriver of the same build.
+pub struct Chromium {
+    pub browser: PathBuf,
+    pub driver: PathBuf,
+}
+
+/// Debian's Chromium and its chromedriver, installed when missing (the test command runs as root
+/// on CI machines).
+pub fn chromium() -> anyhow::Result<Chromium> {
+    let found = Chromium {
+        browser: PathBuf::from("/usr/bin/chromium"),
+        driver: PathBuf::from("/usr/bin/chromedriver"),
+    };
+    if !found.browser.exists() || !found.driver.exists() {
+        eprintln!("installing Debian's chromium and chromium-driver for the browser checks");
         run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
         run_checked(
             Command::new("apt-get")
@@ -181,10 +219,11 @@ pub fn chromium() -> anyhow::Result<PathBuf> {
                     "-qq",
                     "--no-install-recommends",
                     "chromium",
+                    "chromium-driver",
                 ])
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )
-        .context("installing chromium (apt-get install chromium, as root)")?;
+        .context("installing chromium and chromium-driver (apt-get install, as root)")?;
     }
-    Ok(path)
+    Ok(found)
 }

@@ -186,6 +186,48 @@ async fn serves_interactive_documentation_that_needs_no_network() {
 }
 
 #[tokio::test]
+async fn serves_the_console_from_its_own_files_under_a_strict_policy() {
+    let (addr, stop, _task) = start(&config(&["--memory"])).await;
+    for entry in ["/", "/console"] {
+        let reply = http(addr, Method::GET, entry, &[], "").await;
+        assert!(reply.status.is_redirection(), "{entry}: {}", reply.status);
+        assert_eq!(reply.headers["location"], server::console::PATH);
+    }
+    let page = http(addr, Method::GET, server::console::PATH, &[], "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    // Everything the page loads comes from this server.
+    assert!(!page.body.contains("http://") && !page.body.contains("https://"));
+    for (asset, kind) in [
+        ("console.js", "text/javascript"),
+        ("console.css", "text/css"),
+    ] {
+        assert!(
+            page.body.contains(&format!("\"{asset}\"")),
+            "the page loads {asset}"
+        );
+        let reply = http(addr, Method::GET, &format!("/console/{asset}"), &[], "").await;
+        assert_eq!(reply.status, StatusCode::OK, "{asset}");
+        assert!(reply.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        // The SVG namespace is a name, not an address the page loads.
+        let body = reply.body.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{asset}"
+        );
+    }
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
 async fn answers_cors_preflight_for_allowed_origins_only() {
     let (addr, stop, _task) = start(&config(&[
         "--memory",
