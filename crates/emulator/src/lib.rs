@@ -370,7 +370,8 @@ impl Backend for Emulator {
         let job = self
             .read(move |here, conn| jobs::describe(conn, here, &id))
             .await?;
-        self.described_jobs.put(job_id.clone(), commits, job.clone());
+        self.described_jobs
+            .put(job_id.clone(), commits, job.clone());
         Ok(job)
     }
 

@@ -105,7 +105,11 @@ mod tests {
         }
         assert_eq!(memo.get(&"c", 1), None, "a full memo takes no new key");
         memo.put("a", 1, 10);
-        assert_eq!(memo.get(&"a", 1), Some(10), "a key it holds is still replaced");
+        assert_eq!(
+            memo.get(&"a", 1),
+            Some(10),
+            "a key it holds is still replaced"
+        );
         assert_eq!(memo.lock().answers.len(), 2);
     }
 }

@@ -29,7 +29,7 @@ use crate::{paging, rows};
 pub(crate) const MINUTE: Millis = 60_000;
 
 fn job_not_found(job_id: &JobId) -> Fail {
-    DomainError::NotFound(format!("job {job_id:?} does not exist")).into()
+    DomainError::NotFound(format!("job {:?} does not exist", job_id.as_str())).into()
 }
 
 /// A job's status and target selection; NotFound when there is no such job.

@@ -331,7 +331,7 @@ async fn a_job_described_again_shows_every_change_since() {
     app.delete("/jobs/j?force=true", None).await.assert_ok();
     app.get("/jobs/j")
         .await
-        .assert_error(404, "ResourceNotFound", "j");
+        .assert_error(404, "ResourceNotFound", "job \"j\" does not exist");
 }
 
 #[cfg_attr(contract_on_moto, ignore = "moto: UpdateJob is not implemented")]
