@@ -60,7 +60,7 @@ class Console:
         self.shots.mkdir(parents=True, exist_ok=True)
 
     def open(self, fragment):
-        self.driver.get(f"{self.url}/console/#{fragment}")
+        self.driver.get(f"{self.url}/console#{fragment}")
 
     def go(self, fragment):
         """Moves within the page, as a click on a link does."""

@@ -4,6 +4,7 @@
 //! Handlers reach state only through [`models::Backend`]; this crate knows HTTP and nothing of
 //! Lambda, SQLite or AWS.
 
+pub mod console;
 pub mod device;
 pub mod error;
 pub mod extract;

@@ -92,6 +92,52 @@ pub fn is_verifier() -> bool {
     std::env::var(FUNCTION_VARIABLE).is_ok_and(|v| v == VERIFIER)
 }
 
+/// Whether this process serves the fleet console rather than the API.
+pub fn is_console() -> bool {
+    std::env::var(FUNCTION_VARIABLE).is_ok_and(|v| v == handlers::console::FUNCTION)
+}
+
+/// How the console signs in, from the function's environment (what `cargo xtask synth` sets):
+/// through the app client `IOT_API_CONSOLE_USER_POOL_CLIENT_ID` of a user pool in
+/// `IOT_API_CONSOLE_USER_POOL_REGION` (at `IOT_API_CONSOLE_COGNITO_ENDPOINT` when set), or not
+/// at all when no client is named.
+pub fn console_sign_in(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<handlers::console::SignIn, String> {
+    use handlers::console::{SignIn, CLIENT_ID_VARIABLE, ENDPOINT_VARIABLE, REGION_VARIABLE};
+    let read = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let Some(client_id) = read(CLIENT_ID_VARIABLE) else {
+        return Ok(SignIn::Nothing);
+    };
+    let region = read(REGION_VARIABLE)
+        .ok_or_else(|| format!("{REGION_VARIABLE}: the user pool's region is needed"))?;
+    if !region
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!("{REGION_VARIABLE}: {region:?} is not a region"));
+    }
+    let endpoint = read(ENDPOINT_VARIABLE)
+        .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/"));
+    if !endpoint.starts_with("https://") && !endpoint.starts_with("http://") {
+        return Err(format!("{ENDPOINT_VARIABLE}: {endpoint:?} is not a URL"));
+    }
+    Ok(SignIn::Cognito {
+        client_id,
+        region,
+        endpoint,
+    })
+}
+
+/// The console function's router: the console's page and files, each request logged.
+pub fn console_app(sign_in: handlers::console::SignIn) -> axum::Router {
+    handlers::console::router(sign_in, false).layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+}
+
 /// The verifier's work for one S3 event: each object it reports is read back and hashed, and
 /// its file becomes DRAFT or PENDING_UPLOAD with the reason (`AwsIot::verify_upload`). An error
 /// fails the invocation, and Lambda retries an S3 event twice. Object keys arrive URL-encoded;

@@ -1,7 +1,7 @@
 //! `bootstrap`: the API on AWS Lambda (`provided.al2023`) behind an API Gateway REST API, on the
 //! AWS IoT backend; or, with `IOT_API_FUNCTION=verify-uploads`, the function the files bucket
-//! notifies to verify a multipart upload. Logs are JSON lines that carry the invocation's
-//! request id.
+//! notifies to verify a multipart upload; or, with `IOT_API_FUNCTION=console`, the fleet
+//! console's page and files. Logs are JSON lines that carry the invocation's request id.
 
 use std::sync::Arc;
 
@@ -33,6 +33,12 @@ async fn serve() -> Result<(), lambda_http::Error> {
             },
         ))
         .await;
+    }
+    if lambda::is_console() {
+        return match lambda::console_sign_in(|name| std::env::var(name).ok()) {
+            Ok(sign_in) => lambda_http::run(lambda::console_app(sign_in)).await,
+            Err(error) => refuse_to_start(error.into()).await,
+        };
     }
     let app = match start().await {
         Ok(app) => app,

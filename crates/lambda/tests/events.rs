@@ -252,3 +252,63 @@ async fn cors_headers_follow_the_configured_origins() {
     );
     assert!(refused.unwrap_err().contains("IOT_API_CORS_ORIGINS"));
 }
+
+#[tokio::test]
+async fn the_console_function_serves_its_page_and_tells_how_to_sign_in() {
+    lambda::ignore_stage_in_path();
+    let sign_in = lambda::console_sign_in(|name| match name {
+        "IOT_API_CONSOLE_USER_POOL_CLIENT_ID" => Some("client123".into()),
+        "IOT_API_CONSOLE_USER_POOL_REGION" => Some("eu-west-1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = lambda::console_app(sign_in);
+    let event = |fixture: &str| {
+        let path = format!("{}/tests/events/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
+        lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let page = app.clone().oneshot(event("console_page")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com;"),
+        "{policy}"
+    );
+    let html = page.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&html).contains("console/console.js"));
+    let config = app.oneshot(event("console_config")).await.unwrap();
+    assert_eq!(config.status(), 200);
+    let config: Value =
+        serde_json::from_slice(&config.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        config,
+        json!({"signIn": "COGNITO_USER_POOLS", "clientId": "client123", "region": "eu-west-1",
+               "endpoint": "https://cognito-idp.eu-west-1.amazonaws.com/", "docs": false})
+    );
+}
+
+#[test]
+fn the_console_signs_in_with_nothing_unless_a_client_is_named_and_refuses_half_a_setting() {
+    assert_eq!(
+        lambda::console_sign_in(|_| None).unwrap(),
+        handlers::console::SignIn::Nothing
+    );
+    let error = lambda::console_sign_in(|name| {
+        (name == "IOT_API_CONSOLE_USER_POOL_CLIENT_ID").then(|| "client".to_owned())
+    })
+    .unwrap_err();
+    assert!(
+        error.contains("IOT_API_CONSOLE_USER_POOL_REGION"),
+        "{error}"
+    );
+    let error = lambda::console_sign_in(|name| match name {
+        "IOT_API_CONSOLE_USER_POOL_CLIENT_ID" => Some("client".into()),
+        "IOT_API_CONSOLE_USER_POOL_REGION" => Some("eu-west-1".into()),
+        _ => Some("ftp://elsewhere".into()),
+    })
+    .unwrap_err();
+    assert!(
+        error.contains("IOT_API_CONSOLE_COGNITO_ENDPOINT"),
+        "{error}"
+    );
+}

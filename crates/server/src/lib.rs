@@ -1,6 +1,6 @@
 //! The local server: the API router over the embedded emulator, on 127.0.0.1 unless told
 //! otherwise, with request logs, CORS for chosen origins, `GET /openapi.yaml` and its interactive
-//! documentation at `GET /docs`, the fleet console at `GET /console/`; and, on a port
+//! documentation at `GET /docs`, the fleet console at `GET /console`; and, on a port
 //! of its own as on AWS, the jobs data plane that devices call, on the same emulator.
 
 use std::io::Write;
@@ -19,7 +19,6 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 mod clock;
-pub mod console;
 mod docs;
 pub mod objects;
 
@@ -131,7 +130,11 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
     let mut app = handlers::router(emulator.clone())
         .route("/openapi.yaml", get(openapi))
         .merge(docs::router())
-        .merge(console::router())
+        .merge(handlers::console::router(
+            handlers::console::SignIn::Nothing,
+            true,
+        ))
+        .merge(handlers::console::redirects())
         .merge(clock::router(emulator.clone()))
         .merge(objects::router(emulator.clone()))
         .layer(handlers::catch_panic());

@@ -188,30 +188,30 @@ async fn serves_interactive_documentation_that_needs_no_network() {
 #[tokio::test]
 async fn serves_the_console_from_its_own_files_under_a_strict_policy() {
     let (addr, stop, _task) = start(&config(&["--memory"])).await;
-    for entry in ["/", "/console"] {
+    for entry in ["/", "/console/"] {
         let reply = http(addr, Method::GET, entry, &[], "").await;
         assert!(reply.status.is_redirection(), "{entry}: {}", reply.status);
-        assert_eq!(reply.headers["location"], server::console::PATH);
+        assert_eq!(reply.headers["location"], handlers::console::PATH);
     }
-    let page = http(addr, Method::GET, server::console::PATH, &[], "").await;
+    let page = http(addr, Method::GET, handlers::console::PATH, &[], "").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.headers["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/html"));
     let policy = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    assert!(policy.contains("connect-src 'self';"), "{policy}");
     // Everything the page loads comes from this server.
     assert!(!page.body.contains("http://") && !page.body.contains("https://"));
     for (asset, kind) in [
-        ("console.js", "text/javascript"),
-        ("console.css", "text/css"),
+        ("console/console.js", "text/javascript"),
+        ("console/console.css", "text/css"),
     ] {
         assert!(
             page.body.contains(&format!("\"{asset}\"")),
             "the page loads {asset}"
         );
-        let reply = http(addr, Method::GET, &format!("/console/{asset}"), &[], "").await;
+        let reply = http(addr, Method::GET, &format!("/{asset}"), &[], "").await;
         assert_eq!(reply.status, StatusCode::OK, "{asset}");
         assert!(reply.headers["content-type"]
             .to_str()
@@ -224,6 +224,10 @@ async fn serves_the_console_from_its_own_files_under_a_strict_policy() {
             "{asset}"
         );
     }
+    let config = http(addr, Method::GET, "/console/config.json", &[], "").await;
+    assert_eq!(config.status, StatusCode::OK);
+    let config: serde_json::Value = serde_json::from_str(&config.body).unwrap();
+    assert_eq!(config, serde_json::json!({"signIn": "NONE", "docs": true}));
     stop.send(()).unwrap();
 }
 

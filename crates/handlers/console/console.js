@@ -4,8 +4,11 @@
 // failed request leaves what was shown and says what failed.
 'use strict';
 
-// The API is served one level above the console: /console/ -> /, /prod/console/ -> /prod/.
-const API_BASE = new URL('../', location.href);
+// The API is the folder the console is in: /console -> /, /v1/console -> /v1/.
+const API_BASE = new URL('./', location.href);
+// Set once config.json is read: how to sign in, and whether this server serves /docs.
+let config = { signIn: 'NONE', docs: false };
+const TOKEN_KEY = 'iot-console-session';
 const PAGE_SIZE = 25;
 const RUNNING_JOB = new Set(['IN_PROGRESS', 'SCHEDULED', 'DELETION_IN_PROGRESS']);
 const JOB_STATUSES = ['IN_PROGRESS', 'SCHEDULED', 'COMPLETED', 'CANCELED', 'DELETION_IN_PROGRESS'];
@@ -39,6 +42,8 @@ class ApiError extends Error {
 /** Calls one operation; resolves to its JSON answer, rejects with the API's own message. */
 async function api(method, path, body) {
   const init = { method, headers: {} };
+  const session = currentSession();
+  if (session) init.headers.authorization = session.idToken;
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -55,6 +60,10 @@ async function api(method, path, body) {
     data = text ? JSON.parse(text) : null;
   } catch {
     data = null;
+  }
+  if (response.status === 401 && config.signIn === 'COGNITO_USER_POOLS') {
+    // The session ended (or was never valid): sign in again, then come back here.
+    signOut();
   }
   if (!response.ok) {
     const message = data && data.error ? data.error : `${method} ${path} answered ${response.status}`;
@@ -979,6 +988,94 @@ async function filesPage(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Signing in through a Cognito user pool (when config.json says so): the user pool's own API,
+// USER_PASSWORD_AUTH with a public app client, and the ID token sent as the API's Authorization.
+
+function currentSession() {
+  if (config.signIn !== 'COGNITO_USER_POOLS') return null;
+  try {
+    const session = JSON.parse(sessionStorage.getItem(TOKEN_KEY));
+    return session && session.expiresAt > Date.now() ? session : null;
+  } catch {
+    return null;
+  }
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showAccount();
+  route();
+}
+
+function showAccount() {
+  const session = currentSession();
+  document.getElementById('account').hidden = !session;
+  document.getElementById('account-name').textContent = session ? session.username : '';
+}
+
+/** One call of Cognito's user pool API; rejects with Cognito's own message. */
+async function cognito(target, body) {
+  let response;
+  try {
+    response = await fetch(config.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AWSCognitoIdentityProviderService.${target}`,
+      },
+      body: JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error(`the user pool could not be reached (${e.message})`);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.message || data.Message || `${target} answered ${response.status}`);
+  return data;
+}
+
+function signInPage() {
+  const username = h('input', { type: 'text', id: 'sign-in-user', autocomplete: 'username' });
+  const password = h('input', { type: 'password', id: 'sign-in-password', autocomplete: 'current-password' });
+  const newPassword = h('input', { type: 'password', id: 'sign-in-new-password', autocomplete: 'new-password' });
+  const newPasswordField = h('label', { hidden: true }, 'Choose a new password (the pool asks for one)', newPassword);
+  const error = errorBox();
+  let challenge = null;
+  const form = h('form', { class: 'card', id: 'sign-in' },
+    h('div', { class: 'grid' }, h('label', {}, 'User name', username), h('label', {}, 'Password', password), newPasswordField),
+    h('div', { class: 'toolbar' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')), error);
+  form.addEventListener('submit', action(error, async () => {
+    const answer = challenge
+      ? await cognito('RespondToAuthChallenge', {
+        ChallengeName: 'NEW_PASSWORD_REQUIRED',
+        ClientId: config.clientId,
+        Session: challenge,
+        ChallengeResponses: { USERNAME: username.value.trim(), NEW_PASSWORD: newPassword.value },
+      })
+      : await cognito('InitiateAuth', {
+        AuthFlow: 'USER_PASSWORD_AUTH',
+        ClientId: config.clientId,
+        AuthParameters: { USERNAME: username.value.trim(), PASSWORD: password.value },
+      });
+    if (answer.ChallengeName === 'NEW_PASSWORD_REQUIRED') {
+      challenge = answer.Session;
+      newPasswordField.hidden = false;
+      newPassword.focus();
+      throw new Error('The user pool asks for a new password before the first sign-in.');
+    }
+    if (answer.ChallengeName) throw new Error(`The user pool asks for ${answer.ChallengeName}, which this console does not offer.`);
+    const result = answer.AuthenticationResult;
+    sessionStorage.setItem(TOKEN_KEY, JSON.stringify({
+      username: username.value.trim(),
+      idToken: result.IdToken,
+      expiresAt: Date.now() + (result.ExpiresIn - 60) * 1000,
+    }));
+  }, () => { showAccount(); route(); }));
+  replace(view(), h('h1', {}, 'Sign in'),
+    h('p', { class: 'muted' }, 'This API takes calls from the users of its Cognito user pool.'), form);
+  username.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
 // The router
 
 const ROUTES = [
@@ -1000,7 +1097,14 @@ const SLOW_REFRESH_MS = 10000;
 let current = null;
 
 function route() {
+  // A fragment that is no page (the skip link's #view) moves focus, not the page.
+  if (location.hash && !location.hash.startsWith('#/')) return;
   if (current) current.stop();
+  if (config.signIn === 'COGNITO_USER_POOLS' && !currentSession()) {
+    current = null;
+    signInPage();
+    return;
+  }
   const [where, search] = (location.hash.slice(1) || '/jobs').split('?');
   const found = ROUTES.find(([pattern]) => pattern.test(where));
   for (const link of document.querySelectorAll('header nav a[data-section]')) {
@@ -1040,5 +1144,21 @@ function route() {
   view().focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', route);
-route();
+/** Reads config.json, then shows the page the URL names (or the sign-in first). */
+async function start() {
+  try {
+    const response = await fetch(new URL('console/config.json', location.href));
+    if (!response.ok) throw new Error(`console/config.json answered ${response.status}`);
+    config = await response.json();
+  } catch (e) {
+    replace(view(), h('h1', {}, 'The console cannot start'), h('p', {}, e.message));
+    return;
+  }
+  document.getElementById('docs-link').hidden = !config.docs;
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  showAccount();
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+start();
