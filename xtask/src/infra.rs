@@ -81,8 +81,16 @@ struct File {
     authorization: Option<FileAuthorization>,
     cors: Option<FileCors>,
     throttling: Option<FileThrottling>,
+    console: Option<FileConsole>,
     tracing: Option<bool>,
     tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConsole {
+    enabled: Option<bool>,
+    user_pool_client_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +163,12 @@ pub struct Overrides {
     /// X-Ray tracing of the stage and the functions [default: on].
     #[arg(long)]
     pub tracing: Option<bool>,
+    /// Serve the fleet console at <API URL>/console [default: off].
+    #[arg(long)]
+    pub console: Option<bool>,
+    /// The user pool app client the console signs in with, for COGNITO_USER_POOLS.
+    #[arg(long)]
+    pub console_client_id: Option<String>,
 }
 
 /// Who may call the API, checked.
@@ -198,6 +212,17 @@ pub struct Settings {
     pub throttling_burst_limit: u32,
     pub tracing: bool,
     pub tags: BTreeMap<String, String>,
+    /// The fleet console, when the stack serves it.
+    pub console: Option<Console>,
+}
+
+/// The fleet console as the stack serves it, checked against the authorization.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Console {
+    /// The API is open (authorization NONE): the console signs in with nothing.
+    Open,
+    /// Signing in through an app client of the (first) user pool the API's authorizer trusts.
+    Cognito { client_id: String, region: String },
 }
 
 impl Settings {
@@ -263,6 +288,15 @@ impl Settings {
             flags.cors_origins.clone()
         };
         let throttling = file.throttling.unwrap_or_default();
+        let file_console = file.console.unwrap_or_default();
+        let console = console(
+            &authorization,
+            flags.console.or(file_console.enabled).unwrap_or(false),
+            flags
+                .console_client_id
+                .clone()
+                .or(file_console.user_pool_client_id),
+        )?;
         let settings = Settings {
             stack_name: flags
                 .stack_name
@@ -302,6 +336,7 @@ impl Settings {
                 .unwrap_or(200),
             tracing: flags.tracing.or(file.tracing).unwrap_or(true),
             tags: file.tags.unwrap_or_default(),
+            console,
         };
         settings.check()?;
         Ok(settings)
@@ -368,6 +403,56 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// The console the settings ask for. A browser has no AWS credentials to sign requests with
+/// (AWS_IAM) and no token a CUSTOM authorizer would take, so the console signs in through a
+/// Cognito user pool, whose ID token API Gateway's authorizer checks, or the API is open.
+fn console(
+    authorization: &Authorization,
+    enabled: bool,
+    client_id: Option<String>,
+) -> anyhow::Result<Option<Console>> {
+    if !enabled {
+        if client_id.is_some() {
+            bail!("console.user-pool-client-id: set console.enabled = true too, or leave it out");
+        }
+        return Ok(None);
+    }
+    match authorization {
+        Authorization::None => {
+            if client_id.is_some() {
+                bail!("console.user-pool-client-id: only with authorization COGNITO_USER_POOLS; with NONE the console signs in with nothing");
+            }
+            Ok(Some(Console::Open))
+        }
+        Authorization::Cognito { user_pool_arns } => {
+            let client_id = client_id.context(
+                "console.user-pool-client-id: with COGNITO_USER_POOLS the console signs in through an app client of the first user pool (a public client, no secret, that allows USER_PASSWORD_AUTH)",
+            )?;
+            // Cognito's ClientId: 1 to 128 word characters or "+".
+            if client_id.is_empty()
+                || client_id.len() > 128
+                || !client_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+')
+            {
+                bail!("console.user-pool-client-id: {client_id:?} is not a Cognito app client id (1 to 128 letters, digits, _ and +)");
+            }
+            // arn:aws:cognito-idp:<region>:<account>:userpool/<id>
+            let region = user_pool_arns
+                .first()
+                .and_then(|arn| arn.split(':').nth(3))
+                .filter(|r| !r.is_empty())
+                .context("authorization.user-pool-arns: the first ARN names no region")?
+                .to_owned();
+            Ok(Some(Console::Cognito { client_id, region }))
+        }
+        Authorization::AwsIam | Authorization::Custom { .. } => bail!(
+            "console.enabled: the console signs in through a Cognito user pool, or not at all: it needs authorization COGNITO_USER_POOLS (with console.user-pool-client-id) or NONE, not {} (a browser holds no AWS credentials to sign with, nor a token for a custom authorizer)",
+            authorization.kind()
+        ),
     }
 }
 

@@ -125,6 +125,7 @@ pub fn api_gateway_document(
     settings: &Settings,
     function_of: &BTreeMap<String, String>,
 ) -> anyhow::Result<Value> {
+    let (scheme, security) = security_scheme(&settings.authorization);
     let mut paths = Map::new();
     let spec_paths = spec["paths"]
         .as_object()
@@ -149,6 +150,8 @@ pub fn api_gateway_document(
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut gateway_operation = json!({
                 "operationId": id,
+                // On each method: API Gateway applies no document-level `security`.
+                "security": security,
                 "responses": {"200": {"description": "The function's answer, passed through."}},
                 "x-amazon-apigateway-integration": {
                     "type": "aws_proxy",
@@ -171,6 +174,11 @@ pub fn api_gateway_document(
         }
         paths.insert(path.clone(), Value::Object(methods));
     }
+    if settings.console.is_some() {
+        for (path, method) in console_methods() {
+            paths.insert(path.into(), json!({ "get": method }));
+        }
+    }
     let mut doc = json!({
         "openapi": "3.0.1",
         "info": {"title": spec["info"]["title"], "version": spec["info"]["version"]},
@@ -188,12 +196,47 @@ pub fn api_gateway_document(
         responses.insert((*kind).into(), gateway_response(*status, code, message));
     }
     doc["x-amazon-apigateway-gateway-responses"] = Value::Object(responses);
-    let (scheme, security) = security_scheme(&settings.authorization);
     if let Some((name, scheme)) = scheme {
         doc["components"] = json!({"securitySchemes": {name: scheme}});
     }
-    doc["security"] = security;
     Ok(doc)
+}
+
+/// The function that serves the fleet console, when the stack serves it.
+pub(super) const CONSOLE_FUNCTION: &str = "ConsoleFunction";
+
+/// The console's page (`/console`) and its files (`/console/{asset}`): open to anyone, since the
+/// page is what signs a person in, and served by the console function, which reads nothing.
+pub(super) fn console_methods() -> [(&'static str, Value); 2] {
+    let method = |id: &str, parameters: Option<Value>| {
+        let mut method = json!({
+            "operationId": id,
+            "security": [],
+            "responses": {"200": {"description": "The console's page or file."}},
+            "x-amazon-apigateway-integration": {
+                "type": "aws_proxy",
+                "httpMethod": "POST",
+                "uri": invoke_uri(json!({"Fn::GetAtt": [CONSOLE_FUNCTION, "Arn"]})),
+                "passthroughBehavior": "when_no_match",
+            },
+        });
+        if let Some(parameters) = parameters {
+            method["parameters"] = parameters;
+        }
+        method
+    };
+    [
+        ("/console", method("consolePage", None)),
+        (
+            "/console/{asset}",
+            method(
+                "consoleAsset",
+                Some(
+                    json!([{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}]),
+                ),
+            ),
+        ),
+    ]
 }
 
 /// A parameter as API Gateway reads it: name, place, whether required, and its type only.
@@ -318,7 +361,14 @@ pub fn keys(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
     }
 }
 
-/// The security scheme (name and object) for the chosen authorization, and the API's `security`.
+/// The security scheme (name and object) for the chosen authorization, and the `security` each
+/// method of the API carries. API Gateway's import applies a security requirement only where a
+/// method states it: AWS's examples of `x-amazon-apigateway-authtype` and of Cognito and Lambda
+/// authorizers set `security` on every operation
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authtype.html),
+/// and its maintainers answered that the document-level field is not applied, "You have to
+/// apply it per method" (https://github.com/amazon-archives/aws-apigateway-importer/issues/204).
+/// A document-level requirement alone would leave every method open.
 pub(super) fn security_scheme(authorization: &Authorization) -> (Option<(String, Value)>, Value) {
     let header = |kind: &str, authorizer: Option<Value>| {
         let mut scheme = json!({

@@ -7,10 +7,12 @@ use anyhow::bail;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::api_gateway::{api_gateway_document, keys, path_problems, API_GATEWAY_UNSUPPORTED};
+use super::api_gateway::{
+    api_gateway_document, keys, path_problems, API_GATEWAY_UNSUPPORTED, CONSOLE_FUNCTION,
+};
 use super::iam::statements as iam_statements;
 use super::{functions, logical, spec_operations, GENERATED};
-use crate::infra::{Authorization, Settings};
+use crate::infra::{Authorization, Console, Settings};
 
 /// The whole template.
 pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
@@ -199,6 +201,11 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             }));
         }
     }
+    if let Some(console) = &settings.console {
+        for (name, resource) in console_function(settings, console)? {
+            resources.insert(name, resource);
+        }
+    }
     for (name, resource) in super::catalog::resources(settings)? {
         resources.insert(name, resource);
     }
@@ -213,43 +220,107 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             }
         }));
     }
+    let mut outputs = json!({
+        "ApiUrl": {
+            "Description": "The API's base URL, with the stage.",
+            "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"},
+            "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-ApiUrl"}},
+        },
+        "FilesBucket": {
+            "Description": "The S3 bucket holding the firmware files' bytes.",
+            "Value": {"Ref": "FilesBucket"},
+            "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesBucket"}},
+        },
+        "FilesTable": {
+            "Description": "The DynamoDB table of the firmware catalog.",
+            "Value": {"Ref": "FilesTable"},
+            "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesTable"}},
+        },
+        "RestApiId": {
+            "Description": "The REST API's id.",
+            "Value": {"Ref": "RestApi"},
+            "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-RestApiId"}},
+        },
+        // What `cargo xtask smoke` and other clients need to know to call the API.
+        "Authorization": {
+            "Description": "How callers authorize: AWS_IAM (SigV4), COGNITO_USER_POOLS, CUSTOM or NONE.",
+            "Value": settings.authorization.kind(),
+        },
+    });
+    if let (Some(_), Some(outputs)) = (&settings.console, outputs.as_object_mut()) {
+        outputs.insert(
+            "ConsoleUrl".into(),
+            json!({
+                "Description": "The fleet console, served by the API.",
+                "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/console"},
+            }),
+        );
+    }
     Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Metadata": {"Generated": GENERATED},
-        "Description": format!("IoT device management API: API Gateway REST API, {} Lambda function(s), least-privilege roles, the firmware catalog's table and bucket.", groups.len()),
+        "Description": format!("IoT device management API: API Gateway REST API, {} Lambda function(s), least-privilege roles, the firmware catalog's table and bucket.", groups.len() + usize::from(settings.console.is_some())),
         "Parameters": {
             "ArtifactBucket": {"Type": "String", "Description": "S3 bucket holding the bootstrap.zip artifact (cargo xtask deploy uploads it)."},
             "ArtifactKey": {"Type": "String", "Description": "S3 key of bootstrap.zip; named by its sha256, so a new build updates the functions."},
         },
         "Resources": resources,
-        "Outputs": {
-            "ApiUrl": {
-                "Description": "The API's base URL, with the stage.",
-                "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"},
-                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-ApiUrl"}},
-            },
-            "FilesBucket": {
-                "Description": "The S3 bucket holding the firmware files' bytes.",
-                "Value": {"Ref": "FilesBucket"},
-                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesBucket"}},
-            },
-            "FilesTable": {
-                "Description": "The DynamoDB table of the firmware catalog.",
-                "Value": {"Ref": "FilesTable"},
-                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-FilesTable"}},
-            },
-            "RestApiId": {
-                "Description": "The REST API's id.",
-                "Value": {"Ref": "RestApi"},
-                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-RestApiId"}},
-            },
-            // What `cargo xtask smoke` and other clients need to know to call the API.
-            "Authorization": {
-                "Description": "How callers authorize: AWS_IAM (SigV4), COGNITO_USER_POOLS, CUSTOM or NONE.",
-                "Value": settings.authorization.kind(),
-            },
-        },
+        "Outputs": outputs,
     }))
+}
+
+/// The function serving the fleet console (`IOT_API_FUNCTION=console`): it reads nothing, so its
+/// role allows only its own logs (and traces), and API Gateway may invoke it only for the
+/// console's two routes.
+fn console_function(
+    settings: &Settings,
+    console: &Console,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let mut environment = json!({
+        handlers::FUNCTION_VARIABLE: handlers::console::FUNCTION,
+        "RUST_LOG": "info",
+    });
+    if let (Console::Cognito { client_id, region }, Some(variables)) =
+        (console, environment.as_object_mut())
+    {
+        variables.insert(
+            handlers::console::CLIENT_ID_VARIABLE.into(),
+            json!(client_id),
+        );
+        variables.insert(handlers::console::REGION_VARIABLE.into(), json!(region));
+    }
+    let spec = FunctionSpec {
+        name: CONSOLE_FUNCTION,
+        description: "IoT device API: the fleet console's page and files".into(),
+        actions: &[],
+        environment,
+        memory_mb: 128,
+        timeout_seconds: settings.timeout_seconds,
+        skips: &[
+            ("CKV_AWS_116", "Invoked synchronously by API Gateway; a dead-letter queue only serves asynchronous invocations."),
+            ("CKV_AWS_117", "Serves files built into it and calls nothing; a VPC would add costs and no isolation."),
+            ("CKV_AWS_115", "Concurrency is bounded by the stage's throttling; reserving it would take from the account's pool."),
+            ("CKV_AWS_173", "The environment holds no secrets (the user pool's public app client id and region)."),
+        ],
+    };
+    let mut resources = lambda_function(settings, spec)?;
+    for (name, route) in [
+        ("ConsolePagePermission", "/console"),
+        ("ConsoleAssetPermission", "/console/*"),
+    ] {
+        resources.push((name.to_owned(), json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": [CONSOLE_FUNCTION, "Arn"]},
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Sub": format!(
+                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/*/GET{route}"
+                )},
+            }
+        })));
+    }
+    Ok(resources)
 }
 
 /// What makes one Lambda function of the stack.
