@@ -6,16 +6,26 @@ refreshes by itself, cancels the job, uploads and publishes a firmware file. It 
 JavaScript error, any request the page sends anywhere but the server, or a layout shift while a
 page refreshes. Screenshots of the main pages go to --screenshots for review.
 
+Then it signs in as a deployed stack's console does, through a Cognito user pool (moto's, at
+--moto): a stand-in for API Gateway with a Cognito authorizer serves the console under a stage
+(/v1/console, with the page's own files and the configuration the console function gives for a
+user pool) and passes API calls to the server only with an ID token of the pool's app client.
+The console must refuse a wrong password with Cognito's message, take the first sign-in through
+the new-password challenge, call the API with the token, and sign out.
+
     python console_test.py --url http://127.0.0.1:8080 --device-endpoint http://127.0.0.1:8081 \\
-        --ops target/debug/ops --chromium /usr/bin/chromium --chromedriver /usr/bin/chromedriver \\
-        --screenshots target/console
+        --moto http://127.0.0.1:5000 --ops target/debug/ops --chromium /usr/bin/chromium \\
+        --chromedriver /usr/bin/chromedriver --screenshots target/console
 
 `cargo xtask test` starts the server and runs this.
 """
 
 import argparse
+import base64
+import http.server
 import json
 import os
+import threading
 import subprocess
 import sys
 import tempfile
@@ -24,6 +34,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import boto3
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -129,6 +140,132 @@ def api(url, method, path, body=None):
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+class Gateway(http.server.ThreadingHTTPServer):
+    """What API Gateway does in front of a stack with COGNITO_USER_POOLS and the console: the
+    console's routes are open, every other call needs an ID token of the pool's app client in
+    Authorization, and the stage is the first segment of the path."""
+
+    def __init__(self, api, moto, client_id):
+        super().__init__(("127.0.0.1", 0), GatewayHandler)
+        self.api, self.moto, self.client_id = api, moto, client_id
+        self.calls_with_token = 0
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class GatewayHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.relay()
+
+    def do_POST(self):
+        self.relay()
+
+    def do_PUT(self):
+        self.relay()
+
+    def do_DELETE(self):
+        self.relay()
+
+    def answer(self, status, body, headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def relay(self):
+        gateway = self.server
+        if not self.path.startswith("/v1/"):
+            return self.answer(403, b'{"message":"Missing Authentication Token"}')
+        path = self.path[len("/v1"):]
+        if path == "/console/config.json":
+            # What the console function answers with IOT_API_CONSOLE_USER_POOL_* set (its exact
+            # shape is checked in crates/lambda/tests/events.rs), Cognito being moto here.
+            config = {"signIn": "COGNITO_USER_POOLS", "clientId": gateway.client_id,
+                      "region": "us-east-1", "endpoint": f"{gateway.moto}/", "docs": False}
+            return self.answer(200, json.dumps(config).encode(), [("content-type", "application/json")])
+        console = path == "/console" or path.startswith("/console/")
+        if not console and not self.authorized():
+            body = b'{"error": "Unauthorized", "code": "Unauthorized"}'
+            return self.answer(401, body, [("content-type", "application/json")])
+        length = int(self.headers.get("content-length") or 0)
+        data = self.rfile.read(length) if length else None
+        request = urllib.request.Request(f"{gateway.api}{path}", data=data, method=self.command)
+        if self.headers.get("content-type"):
+            request.add_header("content-type", self.headers["content-type"])
+        try:
+            with urllib.request.urlopen(request) as reply:
+                status, headers, body = reply.status, reply.headers, reply.read()
+        except urllib.error.HTTPError as e:
+            status, headers, body = e.code, e.headers, e.read()
+        passed = [(k, v) for k, v in headers.items() if k.lower() in ("content-type", "content-security-policy")]
+        if console:
+            # The console function allows the page to call the pool's endpoint too.
+            passed = [(k, v.replace("connect-src 'self'", f"connect-src 'self' {gateway.moto}")) for k, v in passed]
+        self.answer(status, body, passed)
+
+    def authorized(self):
+        token = self.headers.get("authorization", "")
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        except (IndexError, ValueError):
+            return False
+        if claims.get("token_use") != "id" or claims.get("aud") != self.server.client_id:
+            return False
+        self.server.calls_with_token += 1
+        return True
+
+
+def sign_in_through_a_user_pool(args, c):
+    """The console of a stack with COGNITO_USER_POOLS, against moto's Cognito."""
+    cognito = boto3.client("cognito-idp", endpoint_url=args.moto, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    pool = cognito.create_user_pool(PoolName="console-test")["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName="console", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=pool, Username="operator", TemporaryPassword="First-Pass-1")
+    gateway = Gateway(c.url, args.moto.rstrip("/"), client)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        step("sign in: the page asks for a user of the pool")
+        c.driver.get(f"{gateway.url}/console#/jobs")
+        c.wait(lambda: c.finds("#sign-in"), "the sign-in form")
+        status, _ = api(gateway.url, "GET", "/jobs")
+        assert status == 401, f"the stand-in gateway let a call without a token through: {status}"
+
+        step("a wrong password shows the pool's refusal")
+        c.fill("#sign-in-user", "operator")
+        c.fill("#sign-in-password", "not-the-password")
+        c.submit("#sign-in", "Sign in")
+        c.wait(lambda: c.text("#sign-in .form-error").strip() != "", "the refusal")
+        assert "password" in c.text("#sign-in .form-error").lower(), c.text("#sign-in .form-error")
+
+        step("the first sign-in asks for a new password, then shows the jobs")
+        c.fill("#sign-in-password", "First-Pass-1")
+        c.submit("#sign-in", "Sign in")
+        c.wait(lambda: c.find("#sign-in-new-password").is_displayed(), "the new password field")
+        c.fill("#sign-in-new-password", "Second-Pass-2")
+        c.submit("#sign-in", "Sign in")
+        c.wait_text("#jobs", "console-rollout")
+        assert gateway.calls_with_token > 0
+        c.wait_text("#account", "operator")
+        c.screenshot("signed-in")
+
+        step("sign out")
+        c.find("#sign-out").click()
+        c.wait(lambda: c.finds("#sign-in"), "the sign-in form again")
+    finally:
+        gateway.shutdown()
 
 
 def step(name):
@@ -294,9 +431,15 @@ def run(args):
             reached.append(c.driver.switch_to.active_element.text)
         assert "Devices" in reached and "Firmware" in reached, reached
 
+        sign_in_through_a_user_pool(args, c)
+        # The stand-in gateway's refusal of a call without a token, and the pool's of a wrong
+        # password, are the only other failed requests.
+        expected_errors.append(("/v1/jobs", 401))
+
         errors = [
             e for e in c.errors()
-            if not any(e.startswith(f"{c.url}{path} ") and f"status of {code}" in e for path, code in expected_errors)
+            if not any(e.split(" ")[0].endswith(path) and f"status of {code}" in e for path, code in expected_errors)
+            and not (e.startswith(args.moto) and "status of 400" in e)
         ]
         assert not errors, "the browser logged errors:\n" + "\n".join(errors)
     finally:
@@ -308,6 +451,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--device-endpoint", required=True)
+    parser.add_argument("--moto", required=True, help="a moto server, whose Cognito the console signs in with")
     parser.add_argument("--ops", required=True)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")

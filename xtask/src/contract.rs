@@ -22,7 +22,7 @@ const SCHEMATHESIS_EXAMPLES: &str = "30";
 
 /// Runs the checks against the debug `iot-api-local`, with the clients `generated_clients` wrote;
 /// the test build must have made the debug `iot-api-local` and `ops` binaries.
-pub fn run(venv: &Venv, clients: &Path, chromium: &Chromium) -> anyhow::Result<()> {
+pub fn run(venv: &Venv, clients: &Path, chromium: &Chromium, moto: &str) -> anyhow::Result<()> {
     let root = project_root();
     let server = LocalServer::start(Profile::Debug)?;
     run_checked(
@@ -35,7 +35,7 @@ pub fn run(venv: &Venv, clients: &Path, chromium: &Chromium) -> anyhow::Result<(
             .env("PYTHONDONTWRITEBYTECODE", "1"),
     )?;
     docs_in_chromium(&chromium.browser, &server.url())?;
-    console_in_chromium(venv, chromium, &server)?;
+    console_in_chromium(venv, chromium, &server, moto)?;
     // The typed Rust client, in the scenario `cargo xtask smoke` runs against a deployed stack.
     run_checked(Command::new(target_dir().join("debug").join("ops")).args([
         "smoke",
@@ -170,11 +170,13 @@ fn docs_in_chromium(chromium: &Path, url: &str) -> anyhow::Result<()> {
 }
 
 /// The fleet console driven in headless Chromium by `contract/console_test.py`, against `server`
-/// and a device played by the debug `ops`; its screenshots go to `target/console/`.
+/// and a device played by the debug `ops`, then signing in through `moto`'s Cognito as on a
+/// stack with COGNITO_USER_POOLS; its screenshots go to `target/console/`.
 fn console_in_chromium(
     venv: &Venv,
     chromium: &Chromium,
     server: &LocalServer,
+    moto: &str,
 ) -> anyhow::Result<()> {
     let root = project_root();
     run_checked(
@@ -183,6 +185,7 @@ fn console_in_chromium(
             .args(["--url", &server.url()])
             .arg("--device-endpoint")
             .arg(format!("http://{}", server.device_addr))
+            .args(["--moto", moto])
             .arg("--ops")
             .arg(target_dir().join("debug").join("ops"))
             .arg("--chromium")

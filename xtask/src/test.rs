@@ -43,8 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // One build serves the contract checks (they need the server and ops binaries, which the
     // test build makes with the same features) and the tests, whose summary stays the last line.
     build.wait()?;
-    contract::run(&venv, &clients, &chromium)?;
+    // The console signs in through moto's Cognito; the AWS backend's tests use its IoT.
     let moto = Moto::start(&venv)?;
+    contract::run(&venv, &clients, &chromium, &moto.url)?;
     cargo_test(&args.cargo_test_args, &moto.url)
 }
 
