@@ -33,7 +33,7 @@ enum Commands {
     /// Run clippy over every crate and target, warnings as errors (CI runs it after the tests).
     Lint,
     /// Write infra/template.json (CloudFormation) from openapi.yaml and infra/iot-api.toml.
-    Synth(synth::Args),
+    Synth(Box<synth::Args>),
     /// Build the Lambda artifact: target/lambda/bootstrap-<architecture>/bootstrap.zip and its sha256.
     Build(build::Args),
     /// Build, upload and deploy the stack to AWS through a change set, shown before it runs. [ops]
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         Commands::Serve(args) => serve::run(args),
         Commands::Test(args) => test::run(args),
         Commands::Lint => test::lint(),
-        Commands::Synth(args) => synth::run(args),
+        Commands::Synth(args) => synth::run(*args),
         Commands::Build(args) => build::run(args),
         Commands::Deploy(f) => return ops("deploy", f, false),
         Commands::Destroy(f) => return ops("destroy", f, false),
