@@ -18,6 +18,16 @@ pub(super) fn invoke_uri(function_arn: Value) -> Value {
     ]})
 }
 
+/// A Lambda proxy integration with `function` (its logical id).
+fn proxy_integration(function: &str) -> Value {
+    json!({
+        "type": "aws_proxy",
+        "httpMethod": "POST",
+        "uri": invoke_uri(json!({"Fn::GetAtt": [function, "Arn"]})),
+        "passthroughBehavior": "when_no_match",
+    })
+}
+
 /// What API Gateway answers itself, in the API's error shape: response type, the status that
 /// replaces API Gateway's own (if any), the code (one of openapi.yaml's), the message.
 pub(super) const GATEWAY_RESPONSES: &[(&str, Option<&str>, &str, &str)] = &[
@@ -153,12 +163,7 @@ pub fn api_gateway_document(
                 // On each method: API Gateway applies no document-level `security`.
                 "security": security,
                 "responses": {"200": {"description": "The function's answer, passed through."}},
-                "x-amazon-apigateway-integration": {
-                    "type": "aws_proxy",
-                    "httpMethod": "POST",
-                    "uri": invoke_uri(json!({"Fn::GetAtt": [function, "Arn"]})),
-                    "passthroughBehavior": "when_no_match",
-                },
+                "x-amazon-apigateway-integration": proxy_integration(function),
             });
             if !parameters.is_empty() {
                 gateway_operation["parameters"] = Value::Array(parameters);
@@ -213,12 +218,7 @@ pub(super) fn console_methods() -> [(&'static str, Value); 2] {
             "operationId": id,
             "security": [],
             "responses": {"200": {"description": "The console's page or file."}},
-            "x-amazon-apigateway-integration": {
-                "type": "aws_proxy",
-                "httpMethod": "POST",
-                "uri": invoke_uri(json!({"Fn::GetAtt": [CONSOLE_FUNCTION, "Arn"]})),
-                "passthroughBehavior": "when_no_match",
-            },
+            "x-amazon-apigateway-integration": proxy_integration(CONSOLE_FUNCTION),
         });
         if let Some(parameters) = parameters {
             method["parameters"] = parameters;

@@ -293,7 +293,7 @@ async fn get_job_document_returns_the_text_as_created() {
 /// still show in the next describe, however often the job was described before it.
 #[cfg_attr(
     contract_on_moto,
-    ignore = "moto: UpdateJob is not implemented, and no jobs data plane"
+    ignore = "moto: no jobs data plane to play the device"
 )]
 #[tokio::test]
 async fn a_job_described_again_shows_every_change_since() {
