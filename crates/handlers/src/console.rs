@@ -21,6 +21,8 @@ pub const CLIENT_ID_VARIABLE: &str = "IOT_API_CONSOLE_USER_POOL_CLIENT_ID";
 pub const REGION_VARIABLE: &str = "IOT_API_CONSOLE_USER_POOL_REGION";
 /// Cognito's endpoint, when not the region's public one (a FIPS endpoint, or a stand-in).
 pub const ENDPOINT_VARIABLE: &str = "IOT_API_CONSOLE_COGNITO_ENDPOINT";
+/// The origin of the files bucket's presigned URLs, which the page uploads to.
+pub const UPLOAD_ORIGIN_VARIABLE: &str = "IOT_API_CONSOLE_UPLOAD_ORIGIN";
 
 const INDEX: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
@@ -74,15 +76,30 @@ fn config(sign_in: &SignIn, docs: bool) -> serde_json::Value {
     }
 }
 
-/// The console's routes: the page, its script, style and configuration. `docs` says whether
-/// the same server serves `/docs`, which the page then links to.
-pub fn router(sign_in: SignIn, docs: bool) -> Router {
-    // Only this origin, and Cognito's when the page signs in there: the page loads nothing from
-    // elsewhere and sends nothing elsewhere.
-    let connect = match sign_in.origin() {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_owned(),
-    };
+/// What serves the console needs to tell it.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub sign_in: SignIn,
+    /// Whether the same server serves `/docs`, which the page then links to.
+    pub docs: bool,
+    /// Where uploads go when not to this origin (the files bucket's presigned URLs on AWS).
+    pub upload_origin: Option<String>,
+}
+
+/// The console's routes: the page, its script, style and configuration.
+pub fn router(page: Page) -> Router {
+    let Page {
+        sign_in,
+        docs,
+        upload_origin,
+    } = page;
+    // Only this origin, Cognito's when the page signs in there, and the bucket's it uploads to:
+    // the page loads nothing from elsewhere and sends nothing elsewhere.
+    let mut connect = "'self'".to_owned();
+    for origin in sign_in.origin().into_iter().chain(upload_origin.as_deref()) {
+        connect.push(' ');
+        connect.push_str(origin);
+    }
     let policy = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

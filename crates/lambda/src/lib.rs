@@ -129,9 +129,35 @@ pub fn console_sign_in(
     })
 }
 
+/// What the console function tells the page, from its environment (`var`): how to sign in
+/// ([`console_sign_in`]) and the origin of the bucket's upload URLs
+/// (`IOT_API_CONSOLE_UPLOAD_ORIGIN`, a scheme and host).
+pub fn console_page(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<handlers::console::Page, String> {
+    use handlers::console::UPLOAD_ORIGIN_VARIABLE;
+    let upload_origin = var(UPLOAD_ORIGIN_VARIABLE).filter(|v| !v.trim().is_empty());
+    if let Some(origin) = &upload_origin {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .unwrap_or_default();
+        if host.is_empty() || host.contains(['/', ' ', ';', '\'']) {
+            return Err(format!(
+                "{UPLOAD_ORIGIN_VARIABLE}: {origin:?} is not a scheme and host such as https://bucket.s3.eu-west-1.amazonaws.com"
+            ));
+        }
+    }
+    Ok(handlers::console::Page {
+        sign_in: console_sign_in(&var)?,
+        docs: false,
+        upload_origin,
+    })
+}
+
 /// The console function's router: the console's page and files, each request logged.
-pub fn console_app(sign_in: handlers::console::SignIn) -> axum::Router {
-    handlers::console::router(sign_in, false).layer(
+pub fn console_app(page: handlers::console::Page) -> axum::Router {
+    handlers::console::router(page).layer(
         tower_http::trace::TraceLayer::new_for_http()
             .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),

@@ -35,8 +35,8 @@ async fn serve() -> Result<(), lambda_http::Error> {
         .await;
     }
     if lambda::is_console() {
-        return match lambda::console_sign_in(|name| std::env::var(name).ok()) {
-            Ok(sign_in) => lambda_http::run(lambda::console_app(sign_in)).await,
+        return match lambda::console_page(|name| std::env::var(name).ok()) {
+            Ok(page) => lambda_http::run(lambda::console_app(page)).await,
             Err(error) => refuse_to_start(error.into()).await,
         };
     }

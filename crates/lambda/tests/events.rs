@@ -256,13 +256,14 @@ async fn cors_headers_follow_the_configured_origins() {
 #[tokio::test]
 async fn the_console_function_serves_its_page_and_tells_how_to_sign_in() {
     lambda::ignore_stage_in_path();
-    let sign_in = lambda::console_sign_in(|name| match name {
+    let page = lambda::console_page(|name| match name {
         "IOT_API_CONSOLE_USER_POOL_CLIENT_ID" => Some("client123".into()),
         "IOT_API_CONSOLE_USER_POOL_REGION" => Some("eu-west-1".into()),
+        "IOT_API_CONSOLE_UPLOAD_ORIGIN" => Some("https://files.s3.eu-west-1.amazonaws.com".into()),
         _ => None,
     })
     .unwrap();
-    let app = lambda::console_app(sign_in);
+    let app = lambda::console_app(page);
     let event = |fixture: &str| {
         let path = format!("{}/tests/events/{fixture}.json", env!("CARGO_MANIFEST_DIR"));
         lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -271,7 +272,9 @@ async fn the_console_function_serves_its_page_and_tells_how_to_sign_in() {
     assert_eq!(page.status(), 200);
     let policy = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(
-        policy.contains("connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com;"),
+        policy.contains(
+            "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com https://files.s3.eu-west-1.amazonaws.com;"
+        ),
         "{policy}"
     );
     let html = page.into_body().collect().await.unwrap().to_bytes();
@@ -311,4 +314,10 @@ fn the_console_signs_in_with_nothing_unless_a_client_is_named_and_refuses_half_a
         error.contains("IOT_API_CONSOLE_COGNITO_ENDPOINT"),
         "{error}"
     );
+    let error = lambda::console_page(|name| {
+        (name == "IOT_API_CONSOLE_UPLOAD_ORIGIN")
+            .then(|| "https://bucket.example.com; script-src *".to_owned())
+    })
+    .unwrap_err();
+    assert!(error.contains("IOT_API_CONSOLE_UPLOAD_ORIGIN"), "{error}");
 }

@@ -130,10 +130,11 @@ pub fn apps(config: &Config) -> anyhow::Result<Apps> {
     let mut app = handlers::router(emulator.clone())
         .route("/openapi.yaml", get(openapi))
         .merge(docs::router())
-        .merge(handlers::console::router(
-            handlers::console::SignIn::Nothing,
-            true,
-        ))
+        .merge(handlers::console::router(handlers::console::Page {
+            sign_in: handlers::console::SignIn::Nothing,
+            docs: true,
+            upload_origin: None,
+        }))
         .merge(handlers::console::redirects())
         .merge(clock::router(emulator.clone()))
         .merge(objects::router(emulator.clone()))

@@ -100,7 +100,7 @@ pub(super) fn resources(settings: &Settings) -> anyhow::Result<Vec<(String, Valu
             ("CKV_AWS_119", "Encrypted at rest with the AWS managed key (SSEEnabled); a customer managed key would add a key policy to run and gains no isolation here."),
         ]),
     });
-    let bucket = json!({
+    let mut bucket = json!({
         "Type": "AWS::S3::Bucket",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
@@ -163,6 +163,22 @@ pub(super) fn resources(settings: &Settings) -> anyhow::Result<Vec<(String, Valu
             },
         },
     });
+    if settings.console.is_some() {
+        // The console uploads from the browser, straight to the presigned URL: S3 must answer
+        // the preflight of a PUT from the API's origin. The origin is any API of the region
+        // (S3 takes one `*` in an allowed origin: "AllowedOrigin ... can contain at most one *
+        // wildcard character", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ManageCorsUsing.html),
+        // since naming this API's id would make the bucket wait for the API, which waits for
+        // the console function, which names the bucket. CORS grants no access: every PUT still
+        // needs its presigned signature.
+        bucket["Properties"]["CorsConfiguration"] = json!({"CorsRules": [{
+            "Id": "console-uploads",
+            "AllowedMethods": ["PUT"],
+            "AllowedOrigins": [{"Fn::Sub": "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"}],
+            "AllowedHeaders": ["*"],
+            "MaxAge": 3600,
+        }]});
+    }
     let presign_role = json!({
         "Type": "AWS::IAM::Role",
         "Properties": {

@@ -279,6 +279,9 @@ fn console_function(
     let mut environment = json!({
         handlers::FUNCTION_VARIABLE: handlers::console::FUNCTION,
         "RUST_LOG": "info",
+        // Where the page sends a file's bytes: the presigned URLs are the bucket's own host.
+        handlers::console::UPLOAD_ORIGIN_VARIABLE:
+            {"Fn::Sub": "https://${FilesBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"},
     });
     if let (Console::Cognito { client_id, region }, Some(variables)) =
         (console, environment.as_object_mut())
