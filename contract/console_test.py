@@ -11,7 +11,8 @@ Then it signs in as a deployed stack's console does, through a Cognito user pool
 (/v1/console, with the page's own files and the configuration the console function gives for a
 user pool) and passes API calls to the server only with an ID token of the pool's app client.
 The console must refuse a wrong password with Cognito's message, take the first sign-in through
-the new-password challenge, call the API with the token, and sign out.
+the new-password challenge, call the API with the token, keep the page drawn and say why
+when the API is unavailable, and sign out.
 
     python console_test.py --url http://127.0.0.1:8080 --device-endpoint http://127.0.0.1:8081 \\
         --moto http://127.0.0.1:5000 --ops target/debug/ops --chromium /usr/bin/chromium \\
@@ -151,6 +152,8 @@ class Gateway(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), GatewayHandler)
         self.api, self.moto, self.client_id = api, moto, client_id
         self.calls_with_token = 0
+        # While set, the API behind the gateway is unavailable, as during an outage.
+        self.failing = False
 
     @property
     def url(self):
@@ -196,6 +199,9 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
         if not console and not self.authorized():
             body = b'{"error": "Unauthorized", "code": "Unauthorized"}'
             return self.answer(401, body, [("content-type", "application/json")])
+        if not console and gateway.failing:
+            body = b'{"error": "the API is unavailable; retry", "code": "ServiceUnavailable"}'
+            return self.answer(503, body, [("content-type", "application/json")])
         length = int(self.headers.get("content-length") or 0)
         data = self.rfile.read(length) if length else None
         request = urllib.request.Request(f"{gateway.api}{path}", data=data, method=self.command)
@@ -260,6 +266,15 @@ def sign_in_through_a_user_pool(args, c):
         assert gateway.calls_with_token > 0
         c.wait_text("#account", "operator")
         c.screenshot("signed-in")
+
+        step("a failed request leaves the page and says why")
+        gateway.failing = True
+        c.go("/things")
+        c.wait_text("#status", "the API is unavailable; retry")
+        assert c.finds("#things") and c.finds("#new-thing"), "the devices page is not drawn"
+        gateway.failing = False
+        c.go("/jobs")
+        c.wait_text("#jobs", "console-rollout")
 
         step("sign out")
         c.find("#sign-out").click()
@@ -435,6 +450,7 @@ def run(args):
         # The stand-in gateway's refusal of a call without a token, and the pool's of a wrong
         # password, are the only other failed requests.
         expected_errors.append(("/v1/jobs", 401))
+        expected_errors.append(("/v1/things?maxResults=25", 503))
 
         errors = [
             e for e in c.errors()
