@@ -2,7 +2,9 @@
 a running local server, as a person would: registers things and a group, creates a CONTINUOUS job
 through the form (after an invalid one, whose refusal must show the API's own message), lets a
 device (`ops device`, what `cargo xtask device` runs) take an execution to SUCCEEDED while the page
-refreshes by itself, cancels the job, uploads and publishes a firmware file. It fails on any
+refreshes by itself, cancels the job; creates a job from a template, updates it, deletes an
+execution and the job; deprecates a thing type, changes a dynamic group's query, reads a named
+shadow, uploads and publishes a firmware file. It fails on any
 JavaScript error, any request the page sends anywhere but the server, or a layout shift while a
 page refreshes. Screenshots of the main pages go to --screenshots for review.
 
@@ -400,12 +402,68 @@ def run(args):
         status, job = api(c.url, "GET", "/jobs/console-rollout")
         assert job["job"]["status"] == "CANCELED" and job["job"]["comment"] == "superseded", job
 
-        step("the thing's page: groups, shadow, executions")
+        step("a job from a template: created, updated, an execution deleted, then the job")
+        status, _ = api(c.url, "POST", "/job-templates",
+                        {"jobTemplateId": "console-reboot", "description": "Reboot", "document": '{"op": "reboot"}'})
+        assert status == 200, status
+        c.go("/jobs/new")
+        c.wait(lambda: len(c.finds("#job-template option")) >= 2, "the templates in the job form")
+        c.fill("#job-id", "from-template")
+        Select(c.find("#job-template")).select_by_visible_text("console-reboot")
+        c.wait(lambda: c.find("#job-document-input").get_attribute("value") == "", "the document left to the template")
+        Select(c.find("#job-things")).select_by_visible_text("console-lamp-2")
+        c.submit("#new-job", "Create job")
+        c.wait(lambda: c.driver.current_url.endswith("#/jobs/from-template"), "the new job's page")
+        c.wait_text("main", "jobtemplate/console-reboot")
+        c.wait_text("#job-document", '"op": "reboot"')
+        c.fill("#update-job", '{"description": "Reboot the lab"}')
+        c.driver.find_element(By.XPATH, "//button[normalize-space()='Update job']").click()
+        c.wait_text("main dl", "Reboot the lab")
+        c.wait(lambda: c.finds("#executions tr[data-thing='console-lamp-2']"), "the queued execution")
+        c.find("#executions").find_element(By.XPATH, "preceding::input[@type='checkbox'][1]").click()
+        c.button_in("#executions tr[data-thing='console-lamp-2']", "Delete").click()
+        c.wait(lambda: not c.finds("#executions tr[data-thing='console-lamp-2']"), "the execution deleted")
+        c.find("#delete-force").click()
+        c.driver.find_element(By.XPATH, "//button[normalize-space()='Delete job']").click()
+        c.wait(lambda: c.driver.current_url.endswith("#/jobs"), "the jobs list after the delete")
+        c.wait(lambda: api(c.url, "GET", "/jobs/from-template")[0] == 404, "the job gone")
+
+        step("thing types: create, deprecate, undeprecate")
+        c.go("/thing-types")
+        c.wait(lambda: c.finds("#type-name"), "the thing type form")
+        c.fill("#type-name", "console-lamp-type")
+        c.find("#type-name").send_keys(Keys.ENTER)
+        c.wait(lambda: c.finds("#thing-types tr[data-type='console-lamp-type']"), "the new type")
+        c.button_in("#thing-types tr[data-type='console-lamp-type']", "Deprecate").click()
+        c.wait_text("#thing-types tr[data-type='console-lamp-type']", "DEPRECATED")
+        c.button_in("#thing-types tr[data-type='console-lamp-type']", "Undeprecate").click()
+        c.wait_text("#thing-types tr[data-type='console-lamp-type']", "active")
+
+        step("a dynamic group: its members follow its query, which the page changes")
+        c.go("/groups")
+        c.wait(lambda: c.finds("#group-query"), "the group form")
+        c.fill("#group-name", "console-batch-7")
+        c.fill("#group-query", "attributes.batch:7")
+        c.submit("#new-group", "Create group")
+        c.wait_text("#group-tree", "dynamic: attributes.batch:7")
+        c.go("/groups/console-batch-7")
+        c.wait(lambda: "console-lamp-1" in c.text("main table") and "console-lamp-2" in c.text("main table"),
+               "both lamps in the dynamic group")
+        c.fill("input[aria-label='Query']", "thingName:console-lamp-1")
+        c.submit("main form.card", "Change query")
+        c.wait(lambda: "console-lamp-2" not in c.text("main table") and "console-lamp-1" in c.text("main table"),
+               "only lamp 1 after the query change")
+
+        step("the thing's page: groups, shadows, executions")
         # A thing with no classic shadow: the API answers 404, which the page shows as such.
         expected_errors.append(("/things/console-lamp-1/shadow", 404))
+        status, _ = api(c.url, "PUT", "/things/console-lamp-1/shadows/config", {"desired": {"mode": "eco"}})
+        assert status == 200, status
         c.go("/things/console-lamp-1")
         c.wait_text("#thing-jobs", "console-rollout")
         c.wait_text("main", "console-floor")
+        c.wait_text("main", 'Shadow "config"')
+        c.wait_text("main", '"mode": "eco"')
         c.screenshot("thing")
 
         step("firmware: a category, an upload with progress, publish, deploy to")
