@@ -179,8 +179,9 @@ function showError(error) {
   setTimeout(() => toast.remove(), 8000);
 }
 
-/** Runs an action whose refusal is shown in `errorBox` (the API's message), then `after`. */
-function action(errorBox, work, after) {
+/** Runs an action whose refusal is shown in `errorBox` (the API's message, after `prefix`),
+ * then `after`. */
+function action(errorBox, work, after, prefix = '') {
   return async (event) => {
     if (event) event.preventDefault();
     const button = event && (event.submitter || event.currentTarget);
@@ -190,7 +191,7 @@ function action(errorBox, work, after) {
       const result = await work();
       if (after) await after(result);
     } catch (e) {
-      replace(errorBox, e instanceof ApiError ? `${e.message} (${e.code})` : e.message);
+      replace(errorBox, prefix + (e instanceof ApiError ? `${e.message} (${e.code})` : e.message));
     } finally {
       if (button && 'disabled' in button) button.disabled = false;
     }
@@ -449,17 +450,7 @@ async function jobPage(ctx, jobId) {
     if (!ctx.alive()) return;
     const rows = page.executionSummaries.map(({ thingArn, jobExecution: e }) => {
       const thing = lastSegment(thingArn);
-      const rowError = (message) => replace(execError, `${thing}: ${message}`);
-      const run = (work) => async (event) => {
-        event.currentTarget.disabled = true;
-        replace(execError);
-        try {
-          await work();
-          await refresh();
-        } catch (err) {
-          rowError(err instanceof ApiError ? `${err.message} (${err.code})` : err.message);
-        }
-      };
+      const run = (work) => action(execError, work, () => refresh(), `${thing}: `);
       return h('tr', { 'data-thing': thing },
         h('td', {}, targetLink(thingArn)),
         h('td', {}, badge(e.status)),
@@ -675,7 +666,7 @@ async function thingPage(ctx, thingName) {
       h('thead', {}, h('tr', {}, ['Job', 'Status', '#', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))), jobsBody)),
     h('h2', {}, 'Delete'), h('section', { class: 'card' }, remove, deleteError));
 
-  async function shadowCard(title, document) {
+  function shadowCard(title, document) {
     const state = document.thingShadow.state;
     return h('section', { class: 'card' }, h('strong', {}, title), ` version ${document.thingShadow.version}`,
       h('div', { class: 'grid' }, ['desired', 'reported', 'delta'].map((part) =>
@@ -707,8 +698,8 @@ async function thingPage(ctx, thingName) {
     options(addGroup, others);
     groupForm.hidden = others.length === 0;
     const cards = [];
-    cards.push(classic ? await shadowCard('Classic shadow', classic) : h('section', { class: 'card muted' }, 'No classic shadow.'));
-    for (const [n, d] of namedDocs) cards.push(await shadowCard(`Shadow "${n}"`, d));
+    cards.push(classic ? shadowCard('Classic shadow', classic) : h('section', { class: 'card muted' }, 'No classic shadow.'));
+    for (const [n, d] of namedDocs) cards.push(shadowCard(`Shadow "${n}"`, d));
     replace(shadows, cards);
     fillRows(jobsBody, executions.executionSummaries.map(({ jobId, jobExecution: e }) => h('tr', {},
       h('td', {}, h('a', { href: `#/jobs/${encodeURIComponent(jobId)}` }, jobId)),

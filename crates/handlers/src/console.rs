@@ -107,7 +107,7 @@ pub fn router(page: Page) -> Router {
     let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(
         "default-src 'none'; frame-ancestors 'none'",
     ));
-    let config = config(&sign_in, docs);
+    let config = config(&sign_in, docs).to_string();
     let asset = move |content_type: &'static str, body: &'static str| {
         let policy = policy.clone();
         get(move || async move { with_headers(body.into_response(), content_type, policy) })
@@ -125,7 +125,7 @@ pub fn router(page: Page) -> Router {
         .route(
             "/console/config.json",
             get(move || {
-                let config = config.to_string();
+                let config = config.clone();
                 async move {
                     let mut response = config.into_response();
                     let headers = response.headers_mut();

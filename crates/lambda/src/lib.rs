@@ -78,11 +78,16 @@ pub fn app(backend: Arc<dyn Backend>, cors_origins: &[String]) -> Result<axum::R
             handlers::cors(cors_origins).map_err(|e| format!("{CORS_ORIGINS_VARIABLE}: {e}"))?,
         );
     }
-    Ok(app.layer(
+    Ok(logged(app))
+}
+
+/// `app` with each request logged at INFO, as both the API and the console function log them.
+fn logged(app: axum::Router) -> axum::Router {
+    app.layer(
         tower_http::trace::TraceLayer::new_for_http()
             .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-    ))
+    )
 }
 
 pub use handlers::{FUNCTION_VARIABLE, VERIFIER_FUNCTION as VERIFIER};
@@ -157,11 +162,7 @@ pub fn console_page(
 
 /// The console function's router: the console's page and files, each request logged.
 pub fn console_app(page: handlers::console::Page) -> axum::Router {
-    handlers::console::router(page).layer(
-        tower_http::trace::TraceLayer::new_for_http()
-            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
-            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-    )
+    logged(handlers::console::router(page))
 }
 
 /// The verifier's work for one S3 event: each object it reports is read back and hashed, and

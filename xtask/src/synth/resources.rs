@@ -187,18 +187,10 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            resources.insert(format!("{}Permission", logical(&op.id)), json!({
-                "Type": "AWS::Lambda::Permission",
-                "Properties": {
-                    "Action": "lambda:InvokeFunction",
-                    "FunctionName": {"Fn::GetAtt": [function, "Arn"]},
-                    "Principal": "apigateway.amazonaws.com",
-                    "SourceArn": {"Fn::Sub": format!(
-                        "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/*/{}{}",
-                        op.method, route
-                    )},
-                }
-            }));
+            resources.insert(
+                format!("{}Permission", logical(&op.id)),
+                invoke_permission(function, &op.method, &route),
+            );
         }
     }
     if let Some(console) = &settings.console {
@@ -223,7 +215,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
     let mut outputs = json!({
         "ApiUrl": {
             "Description": "The API's base URL, with the stage.",
-            "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"},
+            "Value": {"Fn::Sub": API_URL},
             "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-ApiUrl"}},
         },
         "FilesBucket": {
@@ -252,7 +244,7 @@ pub fn template(spec: &Value, settings: &Settings) -> anyhow::Result<Value> {
             "ConsoleUrl".into(),
             json!({
                 "Description": "The fleet console, served by the API.",
-                "Value": {"Fn::Sub": "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/console"},
+                "Value": {"Fn::Sub": format!("{API_URL}console")},
             }),
         );
     }
@@ -311,20 +303,32 @@ fn console_function(
         ("ConsolePagePermission", "/console"),
         ("ConsoleAssetPermission", "/console/*"),
     ] {
-        resources.push((name.to_owned(), json!({
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "Action": "lambda:InvokeFunction",
-                "FunctionName": {"Fn::GetAtt": [CONSOLE_FUNCTION, "Arn"]},
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": {"Fn::Sub": format!(
-                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/*/GET{route}"
-                )},
-            }
-        })));
+        resources.push((
+            name.to_owned(),
+            invoke_permission(CONSOLE_FUNCTION, "GET", route),
+        ));
     }
     Ok(resources)
 }
+
+/// Lets this API invoke `function` for one method and route (path parameters as `*`), and
+/// nothing else.
+fn invoke_permission(function: &str, method: &str, route: &str) -> Value {
+    json!({
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function, "Arn"]},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/*/{method}{route}"
+            )},
+        }
+    })
+}
+
+/// The API's base URL, with the stage and a final slash, as CloudFormation substitutes it.
+const API_URL: &str = "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/";
 
 /// What makes one Lambda function of the stack.
 pub(super) struct FunctionSpec<'a> {
