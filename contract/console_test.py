@@ -39,7 +39,7 @@ from pathlib import Path
 
 import boto3
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -82,7 +82,11 @@ class Console:
 
     def wait(self, condition, what):
         try:
-            return WebDriverWait(self.driver, WAIT_S, poll_frequency=0.1).until(lambda d: condition())
+            # A refresh replaces what the page shows: an element read just as it is replaced
+            # is read again on the next poll.
+            return WebDriverWait(
+                self.driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+            ).until(lambda d: condition())
         except TimeoutException:
             raise AssertionError(f"timed out waiting for {what}; the page shows:\n{self.text('main')}") from None
 
@@ -166,18 +170,6 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):
-        self.relay()
-
-    def do_POST(self):
-        self.relay()
-
-    def do_PUT(self):
-        self.relay()
-
-    def do_DELETE(self):
-        self.relay()
-
     def answer(self, status, body, headers=()):
         self.send_response(status)
         for name, value in headers:
@@ -219,6 +211,8 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
             # The console function allows the page to call the pool's endpoint too.
             passed = [(k, v.replace("connect-src 'self'", f"connect-src 'self' {gateway.moto}")) for k, v in passed]
         self.answer(status, body, passed)
+
+    do_GET = do_POST = do_PUT = do_DELETE = relay
 
     def authorized(self):
         token = self.headers.get("authorization", "")
